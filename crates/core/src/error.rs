@@ -337,7 +337,9 @@ impl GatewayError {
         let wire_type = self.0.wire_type.as_deref().unwrap_or(spec.wire_type);
         let wire_code = match &self.0.wire_code {
             Some(v) => v.clone(),
-            None => spec.wire_code.map_or(Value::Null, |c| Value::String(c.into())),
+            None => spec
+                .wire_code
+                .map_or(Value::Null, |c| Value::String(c.into())),
         };
         json!({
             "message": self.0.message,
@@ -398,7 +400,13 @@ impl fmt::Debug for GatewayError {
 
 impl fmt::Display for GatewayError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}): {}", self.0.code.label(), self.status(), self.0.message)
+        write!(
+            f,
+            "{} ({}): {}",
+            self.0.code.label(),
+            self.status(),
+            self.0.message
+        )
     }
 }
 

@@ -114,7 +114,11 @@ impl SseDecoder {
         Ok(())
     }
 
-    fn process_line_owned(&mut self, line: &[u8], out: &mut Vec<SseEvent>) -> Result<(), SseTooLarge> {
+    fn process_line_owned(
+        &mut self,
+        line: &[u8],
+        out: &mut Vec<SseEvent>,
+    ) -> Result<(), SseTooLarge> {
         if line.is_empty() {
             self.dispatch(out);
             return Ok(());

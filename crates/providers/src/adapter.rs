@@ -132,8 +132,13 @@ pub trait Adapter: Send + Sync + 'static {
 
     /// Translates a non-2xx response into the OpenAI error envelope with the upstream status
     /// (`GatewayError::provider`), message prefixed `"<provider> error: "` as Portkey does.
-    fn error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8], ctx: &ResponseCtx)
-    -> GatewayError;
+    fn error(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        ctx: &ResponseCtx,
+    ) -> GatewayError;
 
     /// A fresh translator for one streamed response.
     fn stream(&self, ctx: &ResponseCtx) -> Box<dyn StreamTranslator>;

@@ -1,8 +1,8 @@
 //! Helpers every adapter shares: OpenAI chunk and usage writers, header and error helpers.
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use http::StatusCode;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use portcullis_core::sse::push_data_frame;
 use portcullis_core::{GatewayError, JsonObject, Usage};
 use serde_json::{Value, json};
@@ -107,7 +107,10 @@ impl ChunkWriter {
     fn base(&self) -> serde_json::Map<String, Value> {
         let mut m = serde_json::Map::with_capacity(6);
         m.insert("id".into(), Value::String(self.id.clone()));
-        m.insert("object".into(), Value::String("chat.completion.chunk".into()));
+        m.insert(
+            "object".into(),
+            Value::String("chat.completion.chunk".into()),
+        );
         m.insert("created".into(), json!(self.created));
         m.insert("model".into(), Value::String(self.model.clone()));
         m.insert("provider".into(), Value::String(self.provider.clone()));

@@ -38,7 +38,11 @@ const fn openai(slug: &'static str, base_url: &'static str) -> ProviderSpec {
     }
 }
 
-const fn local(slug: &'static str, base_url: &'static str, path_prefix: &'static str) -> ProviderSpec {
+const fn local(
+    slug: &'static str,
+    base_url: &'static str,
+    path_prefix: &'static str,
+) -> ProviderSpec {
     ProviderSpec {
         slug,
         family: Family::OpenAi,
@@ -68,7 +72,10 @@ pub static PROVIDERS: &[ProviderSpec] = &[
     },
     openai("cerebras", "https://api.cerebras.ai/v1"),
     openai("cometapi", "https://api.cometapi.com/v1"),
-    openai("dashscope", "https://dashscope.aliyuncs.com/compatible-mode/v1"),
+    openai(
+        "dashscope",
+        "https://dashscope.aliyuncs.com/compatible-mode/v1",
+    ),
     openai("deepinfra", "https://api.deepinfra.com/v1/openai"),
     openai("deepseek", "https://api.deepseek.com"),
     openai("featherless-ai", "https://api.featherless.ai/v1"),
@@ -152,7 +159,10 @@ mod tests {
 
     #[test]
     fn covers_at_least_twenty_openai_compatible_providers() {
-        let n = PROVIDERS.iter().filter(|p| p.family == Family::OpenAi).count();
+        let n = PROVIDERS
+            .iter()
+            .filter(|p| p.family == Family::OpenAi)
+            .count();
         assert!(n >= 20, "only {n}");
     }
 }

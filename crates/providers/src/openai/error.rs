@@ -67,6 +67,34 @@ pub(crate) fn default_type(status: StatusCode) -> &'static str {
     }
 }
 
+/// An error delivered inside a 200 stream (`data: {"error": …}`). The status is guessed from
+/// the error's numeric code or type, so a fallback before the first byte can act on it.
+pub(crate) fn in_band(provider: &str, error: &Value) -> GatewayError {
+    let status = error
+        .get("code")
+        .and_then(|c| {
+            c.as_u64()
+                .or_else(|| c.as_str().and_then(|s| s.parse().ok()))
+        })
+        .and_then(|c| u16::try_from(c).ok())
+        .and_then(|c| StatusCode::from_u16(c).ok())
+        .filter(|s| s.is_client_error() || s.is_server_error())
+        .unwrap_or_else(|| {
+            let t = error.get("type").and_then(Value::as_str).unwrap_or("");
+            if t.contains("rate_limit") {
+                StatusCode::TOO_MANY_REQUESTS
+            } else if t.contains("invalid_request") {
+                StatusCode::BAD_REQUEST
+            } else if t.contains("overloaded") {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        });
+    let body = serde_json::to_vec(&serde_json::json!({ "error": error })).unwrap_or_default();
+    translate(status, &body, provider)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,40 +113,27 @@ mod tests {
 
     #[test]
     fn understands_other_shapes() {
-        let e = translate(StatusCode::BAD_REQUEST, br#"{"detail":"bad things"}"#, "vllm");
+        let e = translate(
+            StatusCode::BAD_REQUEST,
+            br#"{"detail":"bad things"}"#,
+            "vllm",
+        );
         assert_eq!(e.message(), "vllm error: bad things");
         assert_eq!(e.body_json()["error"]["type"], "invalid_request_error");
-        let e = translate(StatusCode::TOO_MANY_REQUESTS, br#"{"error":"slow down"}"#, "groq");
+        let e = translate(
+            StatusCode::TOO_MANY_REQUESTS,
+            br#"{"error":"slow down"}"#,
+            "groq",
+        );
         assert_eq!(e.message(), "groq error: slow down");
         assert_eq!(e.body_json()["error"]["type"], "rate_limit_error");
         let e = translate(StatusCode::BAD_GATEWAY, b"", "x-ai");
         assert_eq!(e.message(), "x-ai error: Bad Gateway");
-        let e = translate(StatusCode::SERVICE_UNAVAILABLE, b"upstream connect error", "openai");
+        let e = translate(
+            StatusCode::SERVICE_UNAVAILABLE,
+            b"upstream connect error",
+            "openai",
+        );
         assert_eq!(e.message(), "openai error: upstream connect error");
     }
-}
-
-/// An error delivered inside a 200 stream (`data: {"error": …}`). The status is guessed from
-/// the error's numeric code or type, so a fallback before the first byte can act on it.
-pub(crate) fn in_band(provider: &str, error: &Value) -> GatewayError {
-    let status = error
-        .get("code")
-        .and_then(|c| c.as_u64().or_else(|| c.as_str().and_then(|s| s.parse().ok())))
-        .and_then(|c| u16::try_from(c).ok())
-        .and_then(|c| StatusCode::from_u16(c).ok())
-        .filter(|s| s.is_client_error() || s.is_server_error())
-        .unwrap_or_else(|| {
-            let t = error.get("type").and_then(Value::as_str).unwrap_or("");
-            if t.contains("rate_limit") {
-                StatusCode::TOO_MANY_REQUESTS
-            } else if t.contains("invalid_request") {
-                StatusCode::BAD_REQUEST
-            } else if t.contains("overloaded") {
-                StatusCode::SERVICE_UNAVAILABLE
-            } else {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        });
-    let body = serde_json::to_vec(&serde_json::json!({ "error": error })).unwrap_or_default();
-    translate(status, &body, provider)
 }

@@ -13,7 +13,9 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use portcullis_core::{Endpoint, GatewayError, JsonObject};
 
-use crate::adapter::{Adapter, ResponseCtx, StreamTranslator, Translated, Upstream, UpstreamRequest};
+use crate::adapter::{
+    Adapter, ResponseCtx, StreamTranslator, Translated, Upstream, UpstreamRequest,
+};
 
 pub use stream::OpenAiStream;
 

@@ -8,7 +8,10 @@ use super::Flavor;
 use crate::adapter::{Upstream, UpstreamRequest};
 use crate::common::{set_bearer, set_header, set_json, to_bytes, wants_stream};
 
-fn endpoint_path(endpoint: Endpoint, provider: &str) -> Result<(&'static str, Method), GatewayError> {
+fn endpoint_path(
+    endpoint: Endpoint,
+    provider: &str,
+) -> Result<(&'static str, Method), GatewayError> {
     Ok(match endpoint {
         Endpoint::ChatComplete => ("/chat/completions", Method::POST),
         Endpoint::Complete => ("/completions", Method::POST),
@@ -37,7 +40,10 @@ pub(super) fn build(
             if base.is_empty() {
                 return Err(GatewayError::new(
                     ErrorCode::InvalidCustomHost,
-                    format!("Invalid custom host: provider {} needs a custom_host", upstream.slug),
+                    format!(
+                        "Invalid custom host: provider {} needs a custom_host",
+                        upstream.slug
+                    ),
                 ));
             }
             format!("{base}{}{path}", upstream.spec.path_prefix)
@@ -77,7 +83,10 @@ fn azure_url(upstream: &Upstream, path: &str) -> Result<String, GatewayError> {
                     "azure-openai needs a resource name: set x-portkey-azure-resource-name or resource_name in the config",
                 )
             })?;
-            if !resource.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            if !resource
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            {
                 return Err(GatewayError::new(
                     ErrorCode::InvalidHeader,
                     "azure-openai resource name may contain only letters, digits and '-'",
@@ -95,9 +104,12 @@ fn azure_url(upstream: &Upstream, path: &str) -> Result<String, GatewayError> {
             "azure-openai needs a deployment: set x-portkey-azure-deployment-id or deployment_id in the config",
         )
     })?;
-    let deployment = url::form_urlencoded::byte_serialize(deployment.as_bytes()).collect::<String>();
+    let deployment =
+        url::form_urlencoded::byte_serialize(deployment.as_bytes()).collect::<String>();
     let version = url::form_urlencoded::byte_serialize(api_version.as_bytes()).collect::<String>();
-    Ok(format!("{base}/deployments/{deployment}{path}?api-version={version}"))
+    Ok(format!(
+        "{base}/deployments/{deployment}{path}?api-version={version}"
+    ))
 }
 
 pub(super) fn auth(flavor: Flavor, upstream: &Upstream, headers: &mut HeaderMap) {
@@ -119,11 +131,11 @@ pub(super) fn auth(flavor: Flavor, upstream: &Upstream, headers: &mut HeaderMap)
         Flavor::Azure => {
             if let Some(token) = upstream.option("azure_ad_token") {
                 set_bearer(headers, token.strip_prefix("Bearer ").unwrap_or(token));
-            } else if let Some(key) = &upstream.api_key {
-                if let Ok(mut v) = http::HeaderValue::from_str(key.expose()) {
-                    v.set_sensitive(true);
-                    headers.insert(http::HeaderName::from_static("api-key"), v);
-                }
+            } else if let Some(key) = &upstream.api_key
+                && let Ok(mut v) = http::HeaderValue::from_str(key.expose())
+            {
+                v.set_sensitive(true);
+                headers.insert(http::HeaderName::from_static("api-key"), v);
             }
         }
     }
@@ -149,12 +161,26 @@ mod tests {
     #[test]
     fn openai_compatible_providers_append_the_endpoint_to_their_base() {
         let body = obj(json!({"model": "llama", "messages": [], "stream": true}));
-        let r = build(Flavor::Standard, Endpoint::ChatComplete, &body, None, &up("groq")).unwrap();
+        let r = build(
+            Flavor::Standard,
+            Endpoint::ChatComplete,
+            &body,
+            None,
+            &up("groq"),
+        )
+        .unwrap();
         assert_eq!(r.url, "https://api.groq.com/openai/v1/chat/completions");
         assert_eq!(r.headers["authorization"], "Bearer sk-test");
         assert!(r.headers["authorization"].is_sensitive());
         assert!(r.stream);
-        let r = build(Flavor::Standard, Endpoint::Embed, &body, None, &up("ollama")).unwrap();
+        let r = build(
+            Flavor::Standard,
+            Endpoint::Embed,
+            &body,
+            None,
+            &up("ollama"),
+        )
+        .unwrap();
         assert_eq!(r.url, "http://localhost:11434/v1/embeddings");
     }
 
@@ -162,7 +188,14 @@ mod tests {
     fn pristine_bodies_are_sent_untouched() {
         let raw = Bytes::from_static(b"{\"model\":\"gpt-4o\",  \"messages\":[]}");
         let body = obj(json!({"model": "gpt-4o", "messages": []}));
-        let r = build(Flavor::Standard, Endpoint::ChatComplete, &body, Some(&raw), &up("openai")).unwrap();
+        let r = build(
+            Flavor::Standard,
+            Endpoint::ChatComplete,
+            &body,
+            Some(&raw),
+            &up("openai"),
+        )
+        .unwrap();
         assert_eq!(r.body, raw);
     }
 
@@ -170,15 +203,31 @@ mod tests {
     fn custom_host_replaces_the_base() {
         let mut u = up("openai");
         u.custom_host = Some("http://127.0.0.1:9000/v1/".into());
-        let r = build(Flavor::Standard, Endpoint::Complete, &JsonObject::new(), None, &u).unwrap();
+        let r = build(
+            Flavor::Standard,
+            Endpoint::Complete,
+            &JsonObject::new(),
+            None,
+            &u,
+        )
+        .unwrap();
         assert_eq!(r.url, "http://127.0.0.1:9000/v1/completions");
     }
 
     #[test]
     fn azure_builds_deployment_urls_and_api_key_auth() {
         let mut u = up("azure-openai");
-        u.options = obj(json!({"resource_name": "res", "deployment_id": "gpt4o", "api_version": "2024-06-01"}));
-        let r = build(Flavor::Azure, Endpoint::ChatComplete, &JsonObject::new(), None, &u).unwrap();
+        u.options = obj(
+            json!({"resource_name": "res", "deployment_id": "gpt4o", "api_version": "2024-06-01"}),
+        );
+        let r = build(
+            Flavor::Azure,
+            Endpoint::ChatComplete,
+            &JsonObject::new(),
+            None,
+            &u,
+        )
+        .unwrap();
         assert_eq!(
             r.url,
             "https://res.openai.azure.com/openai/deployments/gpt4o/chat/completions?api-version=2024-06-01"
@@ -186,21 +235,45 @@ mod tests {
         assert_eq!(r.headers["api-key"], "sk-test");
         assert!(r.headers.get("authorization").is_none());
         u.options.insert("api_version".into(), json!("v1"));
-        let r = build(Flavor::Azure, Endpoint::ChatComplete, &JsonObject::new(), None, &u).unwrap();
-        assert_eq!(r.url, "https://res.openai.azure.com/openai/v1/chat/completions");
+        let r = build(
+            Flavor::Azure,
+            Endpoint::ChatComplete,
+            &JsonObject::new(),
+            None,
+            &u,
+        )
+        .unwrap();
+        assert_eq!(
+            r.url,
+            "https://res.openai.azure.com/openai/v1/chat/completions"
+        );
     }
 
     #[test]
     fn azure_without_resource_is_a_client_error() {
         let u = up("azure-openai");
-        let e = build(Flavor::Azure, Endpoint::ChatComplete, &JsonObject::new(), None, &u).unwrap_err();
+        let e = build(
+            Flavor::Azure,
+            Endpoint::ChatComplete,
+            &JsonObject::new(),
+            None,
+            &u,
+        )
+        .unwrap_err();
         assert_eq!(e.status().as_u16(), 400);
         assert!(e.message().contains("resource"));
     }
 
     #[test]
     fn messages_are_not_spoken_natively() {
-        let e = build(Flavor::Standard, Endpoint::Messages, &JsonObject::new(), None, &up("openai")).unwrap_err();
+        let e = build(
+            Flavor::Standard,
+            Endpoint::Messages,
+            &JsonObject::new(),
+            None,
+            &up("openai"),
+        )
+        .unwrap_err();
         assert!(e.is_gateway_exception());
     }
 }

@@ -88,6 +88,9 @@ mod tests {
     fn non_json_is_an_invalid_response() {
         let e = translate(b"<html>oops</html>", &ctx()).unwrap_err();
         assert_eq!(e.status().as_u16(), 502);
-        assert!(e.message().starts_with("Invalid response received from groq"));
+        assert!(
+            e.message()
+                .starts_with("Invalid response received from groq")
+        );
     }
 }

@@ -5,7 +5,6 @@
 
 use std::borrow::Cow;
 
-
 use portcullis_core::sse::{DONE_FRAME, SseEvent, push_data_frame};
 use portcullis_core::{ErrorCode, GatewayError, Usage};
 use serde::Deserialize;
@@ -55,7 +54,10 @@ impl OpenAiStream {
         let shown = String::from_utf8_lossy(&data[..data.len().min(256)]).into_owned();
         GatewayError::new(
             ErrorCode::UpstreamInvalidResponse,
-            format!("Invalid stream event received from {}: {shown}", self.provider),
+            format!(
+                "Invalid stream event received from {}: {shown}",
+                self.provider
+            ),
         )
         .with_provider(self.provider.clone())
     }
@@ -73,7 +75,8 @@ impl StreamTranslator for OpenAiStream {
         }
         let data = ev.data.as_ref();
         if ev.event.as_deref() == Some("error") {
-            let v: Value = serde_json::from_slice(data).unwrap_or(Value::String(ev.data_str().into()));
+            let v: Value =
+                serde_json::from_slice(data).unwrap_or(Value::String(ev.data_str().into()));
             let err = v.get("error").cloned().unwrap_or(v);
             return Err(super::error::in_band(&self.provider, &err));
         }
@@ -84,10 +87,10 @@ impl StreamTranslator for OpenAiStream {
         if let Some(u) = peek.usage.as_ref().and_then(Usage::from_openai) {
             self.usage = Some(u);
         }
-        if let Some(choices) = &peek.choices {
-            if choices.iter().any(|c| c.finish_reason.is_some()) {
-                self.saw_finish = true;
-            }
+        if let Some(choices) = &peek.choices
+            && choices.iter().any(|c| c.finish_reason.is_some())
+        {
+            self.saw_finish = true;
         }
         match peek.model.as_deref() {
             Some(m) if !m.is_empty() => push_data_frame(out, data),
@@ -114,7 +117,10 @@ impl StreamTranslator for OpenAiStream {
         }
         Err(GatewayError::new(
             ErrorCode::UpstreamStreamError,
-            format!("{} stream ended before the response was complete", self.provider),
+            format!(
+                "{} stream ended before the response was complete",
+                self.provider
+            ),
         )
         .with_provider(self.provider.clone()))
     }
@@ -123,7 +129,6 @@ impl StreamTranslator for OpenAiStream {
         self.usage
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -180,12 +185,17 @@ data: [DONE]\n\n";
         r.unwrap();
         let s = String::from_utf8(out).unwrap();
         assert!(s.contains("\"model\":\"gpt-4o\""));
-        assert!(s.ends_with("data: [DONE]\n\n"), "a finished stream without [DONE] is completed");
+        assert!(
+            s.ends_with("data: [DONE]\n\n"),
+            "a finished stream without [DONE] is completed"
+        );
     }
 
     #[test]
     fn in_band_errors_are_errors() {
-        let (_, r, _) = run(b"data: {\"error\":{\"message\":\"overloaded\",\"type\":\"rate_limit_error\"}}\n\n");
+        let (_, r, _) = run(
+            b"data: {\"error\":{\"message\":\"overloaded\",\"type\":\"rate_limit_error\"}}\n\n",
+        );
         let e = r.unwrap_err();
         assert_eq!(e.status(), StatusCode::TOO_MANY_REQUESTS);
         assert!(e.message().contains("overloaded"));

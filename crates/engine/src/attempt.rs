@@ -1,0 +1,129 @@
+//! One target: build the upstream request once, then try it with Portkey's retry rules and a
+//! per-attempt timeout.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use portcullis_config::plan::Target;
+use portcullis_core::{ErrorCode, GatewayError, JsonObject};
+use portcullis_providers::common::{model_of, wants_usage};
+use portcullis_providers::{ResponseCtx, adapter_for};
+
+use crate::Engine;
+use crate::call::Call;
+use crate::exchange::{Exchange, Failure};
+use crate::outcome::Outcome;
+use crate::retry::{RETRY_AFTER_BUDGET, backoff};
+
+/// `{...body, ...override_params}`; borrows the body when there is nothing to override.
+fn merged<'a>(body: &'a JsonObject, over: &JsonObject) -> Cow<'a, JsonObject> {
+    if over.is_empty() {
+        return Cow::Borrowed(body);
+    }
+    let mut m = body.clone();
+    for (k, v) in over {
+        m.insert(k.clone(), v.clone());
+    }
+    Cow::Owned(m)
+}
+
+/// Portkey's 408 for an attempt that outlived its `request_timeout`.
+pub(crate) fn timeout_error(t: Duration) -> GatewayError {
+    GatewayError::new(
+        ErrorCode::RequestTimeout,
+        format!(
+            "Request exceeded the timeout sent in the request: {}ms",
+            t.as_millis()
+        ),
+    )
+}
+
+/// What the retry loop does after a failed attempt.
+pub(crate) enum Next {
+    Retry(Duration),
+    /// Stop and report this retry count (`-1`: retries exhausted or Retry-After over budget).
+    Stop(i32),
+}
+
+/// Portkey's retry decision for a failure on attempt `attempt` (0 = the first try).
+pub(crate) fn next_step(
+    target: &Target,
+    f: &Failure,
+    attempt: u32,
+    retry_after_spent: &mut Duration,
+) -> Next {
+    let policy = &target.retry;
+    let retryable = f.network || policy.on_status_codes.contains(&f.status.as_u16());
+    if !retryable {
+        return Next::Stop(attempt as i32);
+    }
+    if attempt >= policy.attempts {
+        return Next::Stop(if policy.attempts > 0 { -1 } else { 0 });
+    }
+    let retry = attempt + 1;
+    if policy.use_retry_after
+        && f.status.as_u16() == 429
+        && let Some(wait) = f.retry_after
+    {
+        if wait >= RETRY_AFTER_BUDGET || *retry_after_spent + wait > RETRY_AFTER_BUDGET {
+            return Next::Stop(-1);
+        }
+        *retry_after_spent += wait;
+        return Next::Retry(wait);
+    }
+    Next::Retry(backoff(retry))
+}
+
+impl Engine {
+    pub(crate) async fn run_target(&self, target: &Target, path: &str, call: &Call) -> Outcome {
+        let up = &target.upstream;
+        let adapter = adapter_for(up.spec.family);
+        let body = merged(&call.body, &target.override_params);
+        let pristine = matches!(body, Cow::Borrowed(_)).then_some(&call.raw);
+        let mut req = match adapter.request(call.endpoint, &body, pristine, up) {
+            Ok(r) => r,
+            Err(e) => return Outcome::error(e, path, Some(up.slug.clone())),
+        };
+        for name in &target.forward_headers {
+            if let Some(v) = call.client_headers.get(name) {
+                req.headers.insert(name.clone(), v.clone());
+            }
+        }
+        let ctx = ResponseCtx {
+            endpoint: call.endpoint,
+            provider: up.slug.clone(),
+            model: model_of(&body).to_owned(),
+            strict: target.strict_open_ai_compliance,
+            include_usage: wants_usage(&body),
+            created: call.created,
+        };
+        drop(body);
+        let mut spent = Duration::ZERO;
+        let mut attempt = 0u32;
+        loop {
+            let exchange = self.exchange(&req, adapter, &ctx);
+            let result = match target.request_timeout {
+                Some(t) => tokio::time::timeout(t, exchange)
+                    .await
+                    .unwrap_or_else(|_| Exchange::Failed(Failure::new(timeout_error(t), false))),
+                None => exchange.await,
+            };
+            let failure = match result {
+                Exchange::Done(mut o) => {
+                    o.option_path = path.to_owned();
+                    o.retry_count = attempt as i32;
+                    return o;
+                }
+                Exchange::Failed(f) => f,
+            };
+            match next_step(target, &failure, attempt, &mut spent) {
+                Next::Stop(count) => return failure.into_outcome(path, count, &up.slug),
+                Next::Retry(wait) => {
+                    tracing::debug!(provider = %up.slug, status = failure.status.as_u16(), ?wait, "retrying");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+}

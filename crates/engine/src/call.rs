@@ -1,0 +1,41 @@
+//! The request as the engine sees it, after the edge parsed it.
+
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+use portcullis_core::{Endpoint, JsonObject};
+use tokio::sync::Mutex;
+
+use crate::body::Body;
+
+/// A JSON inference call (chat, completions, embeddings, messages, …).
+pub struct Call {
+    pub endpoint: Endpoint,
+    /// The canonical body.
+    pub body: JsonObject,
+    /// The client's original bytes: sent untouched when nothing changed the body.
+    pub raw: Bytes,
+    pub client_headers: HeaderMap,
+    pub metadata: JsonObject,
+    /// The request path (`url.pathname` in conditional routing).
+    pub path: String,
+    /// Gateway time, unix seconds.
+    pub created: u64,
+}
+
+/// A passthrough call: the body is streamed (or buffered when retries may replay it).
+pub struct ProxyCall {
+    pub method: Method,
+    /// The path after `/v1` (`/files/abc`), and the query string.
+    pub path: String,
+    pub query: Option<String>,
+    pub client_headers: HeaderMap,
+    pub body: ProxyBody,
+    pub metadata: JsonObject,
+}
+
+pub enum ProxyBody {
+    /// Replayable: every attempt sends these bytes.
+    Buffered(Bytes),
+    /// Sent once; a second attempt finds it gone and fails.
+    Streamed(Mutex<Option<Body>>),
+}

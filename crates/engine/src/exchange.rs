@@ -1,0 +1,169 @@
+//! One HTTP exchange with a provider: send, classify, translate. No retries here.
+
+use std::time::Duration;
+
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, HeaderValue, Request, StatusCode};
+use http_body_util::BodyExt;
+use portcullis_core::{ErrorCode, GatewayError};
+use portcullis_providers::{Adapter, ResponseCtx, UpstreamRequest};
+
+use crate::Engine;
+use crate::body::{self, collect_limited};
+use crate::outcome::{Outcome, OutcomeBody, sanitize};
+use crate::stream::TranslatedStream;
+
+/// A failed attempt, kept until the retry loop decides what to do with it.
+pub(crate) struct Failure {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub error: GatewayError,
+    pub retry_after: Option<Duration>,
+    /// The provider was never reached (or the connection broke): always worth retrying.
+    pub network: bool,
+}
+
+impl Failure {
+    pub fn new(error: GatewayError, network: bool) -> Failure {
+        Failure {
+            status: error.status(),
+            headers: HeaderMap::new(),
+            error,
+            retry_after: None,
+            network,
+        }
+    }
+
+    pub fn into_outcome(self, path: &str, retry_count: i32, provider: &str) -> Outcome {
+        Outcome {
+            status: self.status,
+            headers: self.headers,
+            body: OutcomeBody::Error(self.error),
+            option_path: path.to_owned(),
+            retry_count,
+            provider: Some(provider.to_owned()),
+            usage: None,
+            model: None,
+        }
+    }
+}
+
+pub(crate) enum Exchange {
+    Done(Outcome),
+    Failed(Failure),
+}
+
+pub(crate) fn unreachable(provider: &str, e: &dyn std::fmt::Display) -> GatewayError {
+    GatewayError::new(
+        ErrorCode::UpstreamUnreachable,
+        format!("could not reach {provider}: {e}"),
+    )
+    .with_provider(provider)
+}
+
+fn is_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"))
+}
+
+impl Engine {
+    pub(crate) async fn exchange(
+        &self,
+        req: &UpstreamRequest,
+        adapter: &dyn Adapter,
+        ctx: &ResponseCtx,
+    ) -> Exchange {
+        let mut builder = Request::builder().method(req.method.clone()).uri(&req.url);
+        if let Some(h) = builder.headers_mut() {
+            h.clone_from(&req.headers);
+        }
+        let http_req = match builder.body(body::full(req.body.clone())) {
+            Ok(r) => r,
+            Err(e) => {
+                let err = GatewayError::new(
+                    ErrorCode::InvalidCustomHost,
+                    format!("Invalid custom host: the upstream URL is not valid ({e})"),
+                );
+                return Exchange::Failed(Failure::new(err, false));
+            }
+        };
+        let resp = match self.transport.send(http_req).await {
+            Ok(r) => r,
+            Err(e) => return Exchange::Failed(Failure::new(unreachable(&ctx.provider, &e), true)),
+        };
+        let (parts, upstream) = resp.into_parts();
+        let status = parts.status;
+        if !status.is_success() {
+            let bytes = collect_limited(upstream, self.settings.max_error_bytes)
+                .await
+                .unwrap_or_default();
+            let error = adapter.error(status, &parts.headers, &bytes, ctx);
+            return Exchange::Failed(Failure {
+                status,
+                retry_after: crate::retry::retry_after(&parts.headers),
+                headers: sanitize(parts.headers),
+                error,
+                network: false,
+            });
+        }
+        let mut headers = sanitize(parts.headers);
+        headers.remove("content-encoding");
+        if req.stream && is_event_stream(&headers) {
+            let mut stream = TranslatedStream::new(
+                upstream,
+                adapter.stream(ctx),
+                self.settings.stream_idle_timeout,
+                self.settings.max_response_bytes,
+            );
+            if let Err(e) = stream.first_output().await {
+                return Exchange::Failed(Failure::new(
+                    e.with_provider(ctx.provider.clone()),
+                    false,
+                ));
+            }
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+            headers.insert("cache-control", HeaderValue::from_static("no-cache"));
+            // Tell buffering reverse proxies (nginx) to flush every event.
+            headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+            return Exchange::Done(Outcome {
+                status,
+                headers,
+                body: OutcomeBody::Stream(stream.boxed_unsync()),
+                option_path: String::new(),
+                retry_count: 0,
+                provider: Some(ctx.provider.clone()),
+                usage: None,
+                model: None,
+            });
+        }
+        let bytes = match collect_limited(upstream, self.settings.max_response_bytes).await {
+            Ok(b) => b,
+            Err(e) => {
+                let err = GatewayError::new(
+                    ErrorCode::UpstreamInvalidResponse,
+                    format!("reading the response from {} failed: {e}", ctx.provider),
+                )
+                .with_provider(ctx.provider.clone());
+                return Exchange::Failed(Failure::new(err, true));
+            }
+        };
+        match adapter.response(&bytes, ctx) {
+            Ok(t) => {
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                Exchange::Done(Outcome {
+                    status,
+                    headers,
+                    body: OutcomeBody::Full(t.body),
+                    option_path: String::new(),
+                    retry_count: 0,
+                    provider: Some(ctx.provider.clone()),
+                    usage: t.usage,
+                    model: t.model,
+                })
+            }
+            Err(e) => Exchange::Failed(Failure::new(e, false)),
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! What executing a plan produces: one response plus the facts Portkey's headers report.
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use portcullis_core::{GatewayError, Usage};
+
+use crate::body::Body;
+
+pub enum OutcomeBody {
+    Full(Bytes),
+    Stream(Body),
+    /// Rendered at the edge, in the format of the endpoint the client called.
+    Error(GatewayError),
+}
+
+pub struct Outcome {
+    pub status: StatusCode,
+    /// Upstream response headers worth passing on (hop-by-hop and framing headers removed).
+    pub headers: HeaderMap,
+    pub body: OutcomeBody,
+    /// Portkey's JSON path of the target that produced this response (`config.targets[1]`).
+    pub option_path: String,
+    /// Portkey's retry count: 0 none, n succeeded (or stopped) on retry n, -1 exhausted.
+    pub retry_count: i32,
+    pub provider: Option<String>,
+    pub usage: Option<Usage>,
+    /// The model the provider reports it served.
+    pub model: Option<String>,
+}
+
+impl Outcome {
+    pub fn error(err: GatewayError, option_path: &str, provider: Option<String>) -> Outcome {
+        Outcome {
+            status: err.status(),
+            headers: HeaderMap::new(),
+            body: OutcomeBody::Error(err),
+            option_path: option_path.to_owned(),
+            retry_count: 0,
+            provider,
+            usage: None,
+            model: None,
+        }
+    }
+
+    pub fn is_success(&self) -> bool {
+        self.status.is_success()
+    }
+
+    /// Portkey's `x-portkey-gateway-exception`: the gateway itself refused; stop falling back.
+    pub fn gateway_exception(&self) -> bool {
+        matches!(&self.body, OutcomeBody::Error(e) if e.is_gateway_exception())
+    }
+
+    pub fn error_ref(&self) -> Option<&GatewayError> {
+        match &self.body {
+            OutcomeBody::Error(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Response headers never copied from upstream: hop-by-hop, framing, and cookies.
+pub(crate) fn sanitize(mut headers: HeaderMap) -> HeaderMap {
+    for name in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "upgrade",
+        "te",
+        "trailer",
+        "content-length",
+        "set-cookie",
+        "alt-svc",
+    ] {
+        headers.remove(name);
+    }
+    headers
+}
