@@ -7,7 +7,6 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use portcullis_core::{BodyStyle, GatewayError, Side};
 use portcullis_engine::{Outcome, OutcomeBody};
-use serde_json::json;
 
 pub const LAST_USED_OPTION_INDEX: HeaderName =
     HeaderName::from_static("x-portkey-last-used-option-index");
@@ -25,29 +24,10 @@ pub enum Ingress {
     Anthropic,
 }
 
-/// Anthropic's error `type` for an OpenAI-style one.
-fn anthropic_type(openai: &str, status: StatusCode) -> &'static str {
-    match openai {
-        "invalid_request_error" => "invalid_request_error",
-        "authentication_error" => "authentication_error",
-        "permission_error" => "permission_error",
-        "not_found_error" => "not_found_error",
-        "rate_limit_error" => "rate_limit_error",
-        "overloaded_error" => "overloaded_error",
-        _ if status.as_u16() == 529 => "overloaded_error",
-        _ => "api_error",
-    }
-}
-
 /// The body bytes for an error, in the client's format.
 pub fn error_body(err: &GatewayError, ingress: Ingress) -> Bytes {
     if ingress == Ingress::Anthropic && err.code().spec().style == BodyStyle::OpenAi {
-        let obj = err.error_object();
-        let t = obj["type"].as_str().unwrap_or("api_error");
-        let body = json!({
-            "type": "error",
-            "error": {"type": anthropic_type(t, err.status()), "message": err.message()},
-        });
+        let body = portcullis_providers::anthropic::error_body(err);
         return Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
     }
     err.body_bytes()
@@ -144,6 +124,7 @@ pub fn outcome(o: Outcome, ingress: Ingress, trace_id: &str) -> Response {
 mod tests {
     use super::*;
     use portcullis_core::ErrorCode;
+    use serde_json::json;
 
     #[test]
     fn anthropic_clients_get_anthropic_errors() {
@@ -151,7 +132,7 @@ mod tests {
             "anthropic",
             StatusCode::from_u16(529).unwrap(),
             "anthropic error: busy",
-            Some("api_error".into()),
+            Some("overloaded_error".into()),
             None,
             None,
         );
