@@ -19,20 +19,30 @@ pub fn run(settings: Option<PathBuf>, portkey: Option<PathBuf>) -> Result<(), St
     if let Some(path) = portkey {
         let text = if path.as_os_str() == "-" {
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).map_err(|e| e.to_string())?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| e.to_string())?;
             s
         } else {
-            std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?
         };
         let hosts = HostPolicy::with_trusted(&trusted)?;
-        let ctx = BuildCtx { hosts: &hosts, catalog: &OpenCatalog };
+        let ctx = BuildCtx {
+            hosts: &hosts,
+            catalog: &OpenCatalog,
+        };
         let headers = PortkeyHeaders {
             config: Some(text),
             debug: true,
             ..Default::default()
         };
         match build_plan(&ctx, &headers, None) {
-            Ok(plan) => println!("{}: ok ({} target(s))", path.display(), plan.targets().len()),
+            Ok(plan) => println!(
+                "{}: ok ({} target(s))",
+                path.display(),
+                plan.targets().len()
+            ),
             Err(e) => {
                 let mut msg = format!("{}: {}", path.display(), e.message());
                 for item in e.errors() {

@@ -14,7 +14,6 @@ pub async fn run(args: MockArgs) -> Result<(), String> {
         chunk_delay: Duration::from_millis(args.chunk_delay_ms),
         latency: Duration::from_millis(args.latency_ms),
         record: !args.no_record,
-        ..MockOptions::default()
     };
     tracing::info!("mock provider listening on http://{}", opts.addr);
     portcullis_mock::serve(opts, super::shutdown_signal())

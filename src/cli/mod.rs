@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "portcullis", version, about = "A fast, Portkey-compatible AI gateway")]
+#[command(
+    name = "portcullis",
+    version,
+    about = "A fast, Portkey-compatible AI gateway"
+)]
 pub struct Cli {
     /// Log filter (`info`, `debug`, `portcullis_engine=debug,info`, …).
     #[arg(long, global = true, env = "PORTCULLIS_LOG")]
@@ -91,7 +95,10 @@ pub fn init_tracing(filter: Option<&str>) {
         .unwrap_or_else(|| "info".into());
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
 }
 
 pub async fn run(cli: Cli) -> Result<(), String> {

@@ -38,7 +38,10 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     let state = AppState::new(settings.clone())?;
     let gate = edge::Gate::new(settings.limits.max_concurrent_requests);
     let router = app::router(Arc::new(state), gate);
-    tracing::info!("Portcullis {} listening on http://{addr}", env!("CARGO_PKG_VERSION"));
+    tracing::info!(
+        "Portcullis {} listening on http://{addr}",
+        env!("CARGO_PKG_VERSION")
+    );
     serve::serve(listener, router, &settings, super::shutdown_signal())
         .await
         .map_err(|e| e.to_string())

@@ -18,8 +18,15 @@ use tokio::time::Instant;
 
 fn plan(config: Value) -> Plan {
     let hosts = HostPolicy::default();
-    let ctx = BuildCtx { hosts: &hosts, catalog: &OpenCatalog };
-    let headers = PortkeyHeaders { config: Some(config.to_string()), debug: true, ..Default::default() };
+    let ctx = BuildCtx {
+        hosts: &hosts,
+        catalog: &OpenCatalog,
+    };
+    let headers = PortkeyHeaders {
+        config: Some(config.to_string()),
+        debug: true,
+        ..Default::default()
+    };
     build_plan(&ctx, &headers, None).expect("valid config")
 }
 
@@ -50,7 +57,9 @@ async fn run(steps: Vec<Step>, config: Value, call: Call) -> (Outcome, Arc<Fake>
 async fn body_text(o: Outcome) -> String {
     match o.body {
         OutcomeBody::Full(b) => String::from_utf8(b.to_vec()).unwrap(),
-        OutcomeBody::Stream(s) => String::from_utf8(s.collect().await.unwrap().to_bytes().to_vec()).unwrap(),
+        OutcomeBody::Stream(s) => {
+            String::from_utf8(s.collect().await.unwrap().to_bytes().to_vec()).unwrap()
+        }
         OutcomeBody::Error(e) => e.body_json().to_string(),
     }
 }
@@ -80,7 +89,12 @@ async fn retries_back_off_one_two_four_seconds() {
 
 #[tokio::test(start_paused = true)]
 async fn exhausted_retries_report_minus_one() {
-    let (o, fake) = run(vec![json(429, "{}"), json(429, "{}"), json(429, "{}")], openai(json!({"attempts": 2})), chat(body())).await;
+    let (o, fake) = run(
+        vec![json(429, "{}"), json(429, "{}"), json(429, "{}")],
+        openai(json!({"attempts": 2})),
+        chat(body()),
+    )
+    .await;
     assert_eq!(o.status, 429);
     assert_eq!(o.retry_count, -1);
     assert_eq!(fake.calls(), 3);
@@ -88,11 +102,28 @@ async fn exhausted_retries_report_minus_one() {
 
 #[tokio::test(start_paused = true)]
 async fn a_status_outside_the_retry_list_stops_at_once() {
-    let (o, fake) = run(vec![json(400, r#"{"error":{"message":"bad"}}"#), ok_chat()], openai(json!({"attempts": 3})), chat(body())).await;
-    assert_eq!((o.status.as_u16(), o.retry_count, fake.calls()), (400, 0, 1));
+    let (o, fake) = run(
+        vec![json(400, r#"{"error":{"message":"bad"}}"#), ok_chat()],
+        openai(json!({"attempts": 3})),
+        chat(body()),
+    )
+    .await;
+    assert_eq!(
+        (o.status.as_u16(), o.retry_count, fake.calls()),
+        (400, 0, 1)
+    );
     assert!(body_text(o).await.contains("openai error: bad"));
-    let (o, _) = run(vec![json(429, "{}")], openai(json!({"attempts": 2, "on_status_codes": [408]})), chat(body())).await;
-    assert_eq!((o.status.as_u16(), o.retry_count), (429, 0), "on_status_codes replaces the defaults");
+    let (o, _) = run(
+        vec![json(429, "{}")],
+        openai(json!({"attempts": 2, "on_status_codes": [408]})),
+        chat(body()),
+    )
+    .await;
+    assert_eq!(
+        (o.status.as_u16(), o.retry_count),
+        (429, 0),
+        "on_status_codes replaces the defaults"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -110,31 +141,66 @@ async fn retry_after_is_honoured_within_a_sixty_second_budget() {
     assert_eq!(start.elapsed(), Duration::from_secs(7));
 
     let (o, fake) = run(vec![ra("61"), ok_chat()], cfg.clone(), chat(body())).await;
-    assert_eq!((o.status.as_u16(), o.retry_count, fake.calls()), (429, -1, 1));
+    assert_eq!(
+        (o.status.as_u16(), o.retry_count, fake.calls()),
+        (429, -1, 1)
+    );
 
     let (o, fake) = run(vec![ra("40"), ra("30"), ok_chat()], cfg, chat(body())).await;
-    assert_eq!((o.status.as_u16(), o.retry_count, fake.calls()), (429, -1, 2), "the budget is cumulative");
+    assert_eq!(
+        (o.status.as_u16(), o.retry_count, fake.calls()),
+        (429, -1, 2),
+        "the budget is cumulative"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn network_errors_are_always_retried() {
-    let (o, fake) = run(vec![Step::Refused, ok_chat()], openai(json!({"attempts": 1, "on_status_codes": [429]})), chat(body())).await;
-    assert_eq!((o.status.as_u16(), o.retry_count, fake.calls()), (200, 1, 2));
-    let (o, _) = run(vec![Step::Refused], json!({"provider": "openai", "api_key": "k"}), chat(body())).await;
+    let (o, fake) = run(
+        vec![Step::Refused, ok_chat()],
+        openai(json!({"attempts": 1, "on_status_codes": [429]})),
+        chat(body()),
+    )
+    .await;
+    assert_eq!(
+        (o.status.as_u16(), o.retry_count, fake.calls()),
+        (200, 1, 2)
+    );
+    let (o, _) = run(
+        vec![Step::Refused],
+        json!({"provider": "openai", "api_key": "k"}),
+        chat(body()),
+    )
+    .await;
     assert_eq!(o.status, 502);
     assert!(body_text(o).await.contains("could not reach openai"));
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_slow_attempt_times_out_with_408() {
-    let slow = Step::Reply { status: 200, headers: vec![], body: Bytes::from_static(b"{}"), delay: Duration::from_secs(10) };
-    let (o, _) = run(vec![slow], json!({"provider": "openai", "api_key": "k", "request_timeout": 1500}), chat(body())).await;
+    let slow = Step::Reply {
+        status: 200,
+        headers: vec![],
+        body: Bytes::from_static(b"{}"),
+        delay: Duration::from_secs(10),
+    };
+    let (o, _) = run(
+        vec![slow],
+        json!({"provider": "openai", "api_key": "k", "request_timeout": 1500}),
+        chat(body()),
+    )
+    .await;
     assert_eq!(o.status, 408);
     assert_eq!(
         body_text(o).await,
         r#"{"error":{"message":"Request exceeded the timeout sent in the request: 1500ms","type":"timeout_error","param":null,"code":null}}"#
     );
-    let slow = Step::Reply { status: 200, headers: vec![], body: Bytes::from_static(b"{}"), delay: Duration::from_secs(10) };
+    let slow = Step::Reply {
+        status: 200,
+        headers: vec![],
+        body: Bytes::from_static(b"{}"),
+        delay: Duration::from_secs(10),
+    };
     let cfg = json!({"provider": "openai", "api_key": "k", "request_timeout": 1000, "retry": {"attempts": 1, "on_status_codes": [408]}});
     let (o, _) = run(vec![slow, ok_chat()], cfg, chat(body())).await;
     assert_eq!((o.status.as_u16(), o.retry_count), (200, 1));
@@ -149,7 +215,10 @@ async fn fallback_moves_on_after_any_failure_and_reports_the_path() {
     assert_eq!(o.status, 200);
     assert_eq!(o.option_path, "config.targets[1]");
     assert_eq!(o.provider.as_deref(), Some("groq"));
-    assert_eq!(fake.urls()[1], "https://api.groq.com/openai/v1/chat/completions");
+    assert_eq!(
+        fake.urls()[1],
+        "https://api.groq.com/openai/v1/chat/completions"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -157,15 +226,29 @@ async fn fallback_on_status_codes_limits_when_to_move_on() {
     let cfg = json!({"strategy": {"mode": "fallback", "on_status_codes": [429]}, "targets": [
         {"provider": "openai", "api_key": "a"}, {"provider": "groq", "api_key": "b"}]});
     let (o, fake) = run(vec![json(401, "{}"), ok_chat()], cfg, chat(body())).await;
-    assert_eq!((o.status.as_u16(), o.option_path.as_str(), fake.calls()), (401, "config.targets[0]", 1));
+    assert_eq!(
+        (o.status.as_u16(), o.option_path.as_str(), fake.calls()),
+        (401, "config.targets[0]", 1)
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn every_target_failing_returns_the_last_one() {
     let cfg = json!({"strategy": {"mode": "fallback"}, "targets": [
         {"provider": "openai", "api_key": "a"}, {"provider": "groq", "api_key": "b"}]});
-    let (o, _) = run(vec![json(500, "{}"), json(429, r#"{"error":{"message":"slow"}}"#)], cfg, chat(body())).await;
-    assert_eq!((o.status.as_u16(), o.option_path.as_str()), (429, "config.targets[1]"));
+    let (o, _) = run(
+        vec![
+            json(500, "{}"),
+            json(429, r#"{"error":{"message":"slow"}}"#),
+        ],
+        cfg,
+        chat(body()),
+    )
+    .await;
+    assert_eq!(
+        (o.status.as_u16(), o.option_path.as_str()),
+        (429, "config.targets[1]")
+    );
     assert!(body_text(o).await.contains("groq error: slow"));
 }
 
@@ -173,10 +256,19 @@ async fn every_target_failing_returns_the_last_one() {
 async fn a_gateway_exception_stops_the_fallback() {
     let cfg = json!({"strategy": {"mode": "fallback"}, "targets": [
         {"provider": "groq", "api_key": "a"}, {"provider": "anthropic", "api_key": "b"}]});
-    let (o, fake) = run(vec![ok_chat()], cfg, call(Endpoint::Messages, body(), json!({}))).await;
+    let (o, fake) = run(
+        vec![ok_chat()],
+        cfg,
+        call(Endpoint::Messages, body(), json!({})),
+    )
+    .await;
     assert!(o.gateway_exception());
     assert_eq!(fake.calls(), 0);
-    assert!(body_text(o).await.contains("messages is not supported by groq"));
+    assert!(
+        body_text(o)
+            .await
+            .contains("messages is not supported by groq")
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -187,7 +279,10 @@ async fn nested_targets_report_nested_paths() {
             {"provider": "groq", "api_key": "b"},
             {"provider": "mistral-ai", "api_key": "c"}]}]});
     let (o, _) = run(vec![json(500, "{}"), ok_chat()], cfg, chat(body())).await;
-    assert_eq!((o.status.as_u16(), o.option_path.as_str()), (200, "config.targets[1].targets[1]"));
+    assert_eq!(
+        (o.status.as_u16(), o.option_path.as_str()),
+        (200, "config.targets[1].targets[1]")
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -201,7 +296,11 @@ async fn loadbalance_follows_the_weights() {
     for _ in 0..1000 {
         engine.execute(&p, &chat(body())).await;
     }
-    let openai = fake.urls().iter().filter(|u| u.contains("openai.com")).count();
+    let openai = fake
+        .urls()
+        .iter()
+        .filter(|u| u.contains("openai.com"))
+        .count();
     assert!((620..=780).contains(&openai), "openai got {openai} of 1000");
 }
 
@@ -215,10 +314,20 @@ async fn conditional_routes_on_metadata_and_params() {
         "targets": [
             {"name": "premium", "provider": "openai", "api_key": "a", "override_params": {"model": "gpt-4o"}},
             {"name": "cheap", "provider": "groq", "api_key": "b"}]});
-    let (o, fake) = run(vec![ok_chat()], cfg.clone(), call(Endpoint::ChatComplete, body(), json!({"plan": "paid"}))).await;
+    let (o, fake) = run(
+        vec![ok_chat()],
+        cfg.clone(),
+        call(Endpoint::ChatComplete, body(), json!({"plan": "paid"})),
+    )
+    .await;
     assert_eq!(o.option_path, "config.targets[0]");
     assert!(fake.urls()[0].contains("openai.com"));
-    let (o, _) = run(vec![ok_chat()], cfg, call(Endpoint::ChatComplete, body(), json!({"plan": "free"}))).await;
+    let (o, _) = run(
+        vec![ok_chat()],
+        cfg,
+        call(Endpoint::ChatComplete, body(), json!({"plan": "free"})),
+    )
+    .await;
     assert_eq!(o.option_path, "config.targets[1]", "the default");
 }
 
@@ -227,8 +336,17 @@ async fn bodies_are_sent_untouched_unless_overridden() {
     let raw = r#"{"model":"gpt-4o",   "messages":[],"custom_param":{"x":1}}"#;
     let mut c = chat(serde_json::from_str(raw).unwrap());
     c.raw = Bytes::from_static(raw.as_bytes());
-    let (_, fake) = run(vec![ok_chat()], json!({"provider": "openai", "api_key": "k"}), c).await;
-    assert_eq!(fake.seen.lock().unwrap()[0].1, raw.as_bytes(), "unknown parameters reach the provider");
+    let (_, fake) = run(
+        vec![ok_chat()],
+        json!({"provider": "openai", "api_key": "k"}),
+        c,
+    )
+    .await;
+    assert_eq!(
+        fake.seen.lock().unwrap()[0].1,
+        raw.as_bytes(),
+        "unknown parameters reach the provider"
+    );
     let cfg = json!({"provider": "openai", "api_key": "k", "override_params": {"model": "gpt-4o-mini", "temperature": 0}});
     let (_, fake) = run(vec![ok_chat()], cfg, chat(body())).await;
     let sent: Value = serde_json::from_slice(&fake.seen.lock().unwrap()[0].1).unwrap();
@@ -238,7 +356,10 @@ async fn bodies_are_sent_untouched_unless_overridden() {
 }
 
 fn sse(events: &[&str]) -> Vec<Bytes> {
-    events.iter().map(|e| Bytes::from(format!("data: {e}\n\n"))).collect()
+    events
+        .iter()
+        .map(|e| Bytes::from(format!("data: {e}\n\n")))
+        .collect()
 }
 
 const CHUNK: &str = r#"{"id":"1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}"#;
@@ -248,9 +369,18 @@ async fn a_stream_failing_before_its_first_byte_falls_back() {
     let mut b = body();
     b["stream"] = json!(true);
     let steps = vec![
-        Step::Stream { chunks: vec![], cut: true },
-        Step::Stream { chunks: sse(&[r#"{"error":{"message":"overloaded","type":"rate_limit_error"}}"#]), cut: false },
-        Step::Stream { chunks: sse(&[CHUNK, "[DONE]"]), cut: false },
+        Step::Stream {
+            chunks: vec![],
+            cut: true,
+        },
+        Step::Stream {
+            chunks: sse(&[r#"{"error":{"message":"overloaded","type":"rate_limit_error"}}"#]),
+            cut: false,
+        },
+        Step::Stream {
+            chunks: sse(&[CHUNK, "[DONE]"]),
+            cut: false,
+        },
     ];
     let cfg2 = json!({"strategy": {"mode": "fallback"}, "targets": [
         {"provider": "openai", "api_key": "a"}, {"provider": "groq", "api_key": "b"}, {"provider": "x-ai", "api_key": "c"}]});
@@ -266,7 +396,13 @@ async fn a_stream_failing_before_its_first_byte_falls_back() {
 async fn a_stream_cut_after_its_first_byte_ends_with_an_error_event() {
     let mut b = body();
     b["stream"] = json!(true);
-    let steps = vec![Step::Stream { chunks: sse(&[CHUNK]), cut: true }, ok_chat()];
+    let steps = vec![
+        Step::Stream {
+            chunks: sse(&[CHUNK]),
+            cut: true,
+        },
+        ok_chat(),
+    ];
     let cfg = json!({"strategy": {"mode": "fallback"}, "targets": [
         {"provider": "openai", "api_key": "a"}, {"provider": "groq", "api_key": "b"}]});
     let (o, fake) = run(steps, cfg, chat(b)).await;
@@ -274,7 +410,12 @@ async fn a_stream_cut_after_its_first_byte_ends_with_an_error_event() {
     assert_eq!(fake.calls(), 1, "no fallback once the client has bytes");
     let text = body_text(o).await;
     assert!(text.starts_with("data: {\"id\":\"1\""));
-    assert!(text.contains("data: {\"error\":{\"message\":\"the connection to the provider was lost mid-stream"), "{text}");
+    assert!(
+        text.contains(
+            "data: {\"error\":{\"message\":\"the connection to the provider was lost mid-stream"
+        ),
+        "{text}"
+    );
     assert!(!text.contains("[DONE]"));
 }
 
@@ -282,15 +423,29 @@ async fn a_stream_cut_after_its_first_byte_ends_with_an_error_event() {
 async fn a_stream_ending_without_completion_is_an_error_not_success() {
     let mut b = body();
     b["stream"] = json!(true);
-    let (o, _) = run(vec![Step::Stream { chunks: sse(&[CHUNK]), cut: false }], json!({"provider": "openai", "api_key": "a"}), chat(b)).await;
+    let (o, _) = run(
+        vec![Step::Stream {
+            chunks: sse(&[CHUNK]),
+            cut: false,
+        }],
+        json!({"provider": "openai", "api_key": "a"}),
+        chat(b),
+    )
+    .await;
     let text = body_text(o).await;
-    assert!(text.contains("stream ended before the response was complete"), "{text}");
+    assert!(
+        text.contains("stream ended before the response was complete"),
+        "{text}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn model_is_filled_in_when_the_provider_omits_it() {
     let (o, _) = run(
-        vec![json(200, r#"{"id":"c","object":"chat.completion","choices":[]}"#)],
+        vec![json(
+            200,
+            r#"{"id":"c","object":"chat.completion","choices":[]}"#,
+        )],
         json!({"provider": "together-ai", "api_key": "a"}),
         chat(body()),
     )
