@@ -5,7 +5,7 @@ use std::time::Duration;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, Request, StatusCode};
 use http_body_util::BodyExt;
-use portcullis_core::{ErrorCode, GatewayError};
+use portcullis_core::{Endpoint, ErrorCode, GatewayError};
 use portcullis_providers::{Adapter, ResponseCtx, UpstreamRequest};
 
 use crate::Engine;
@@ -150,6 +150,27 @@ impl Engine {
             }
         };
         match adapter.response(&bytes, ctx) {
+            Ok(t) if req.stream && ctx.endpoint == Endpoint::ChatComplete => {
+                // The provider ignored `stream`: the client still gets the stream it asked for.
+                let Some(sse) = crate::replay::chat_completion_to_sse(&t.body, ctx.include_usage)
+                else {
+                    return Exchange::Failed(Failure::new(
+                        portcullis_providers::common::invalid_response(&ctx.provider, &bytes),
+                        false,
+                    ));
+                };
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+                Exchange::Done(Outcome {
+                    status,
+                    headers,
+                    body: OutcomeBody::Stream(body::full(sse)),
+                    option_path: String::new(),
+                    retry_count: 0,
+                    provider: Some(ctx.provider.clone()),
+                    usage: t.usage,
+                    model: t.model,
+                })
+            }
             Ok(t) => {
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 Exchange::Done(Outcome {

@@ -9,6 +9,7 @@ mod call;
 mod exchange;
 mod outcome;
 mod proxy;
+pub mod replay;
 pub mod retry;
 mod strategy;
 pub mod stream;
