@@ -34,7 +34,7 @@ need python3 "apt-get install python3"
 [ "$use_nginx" = 1 ] && ! command -v nginx >/dev/null 2>&1 && { echo "bench: nginx not found; running without it"; use_nginx=0; }
 
 echo "bench: building release binaries"
-(cd "$root" && cargo build --release -q --bin portcullis --bin pc-bench)
+(cd "$root" && cargo build --release -q --bin portcullis && cargo build --release -q -p portcullis-bench)
 bin="$root/target/release/portcullis"
 pcb="$root/target/release/pc-bench"
 

@@ -6,12 +6,11 @@ use std::time::Duration;
 
 use portcullis_config::plan::Target;
 use portcullis_core::{ErrorCode, GatewayError, JsonObject};
-use portcullis_providers::common::{model_of, wants_usage};
-use portcullis_providers::{ResponseCtx, adapter_for};
 
 use crate::Engine;
 use crate::call::Call;
 use crate::exchange::{Exchange, Failure};
+use crate::leg::Leg;
 use crate::outcome::Outcome;
 use crate::retry::{RETRY_AFTER_BUDGET, backoff};
 
@@ -77,11 +76,19 @@ pub(crate) fn next_step(
 impl Engine {
     pub(crate) async fn run_target(&self, target: &Target, path: &str, call: &Call) -> Outcome {
         let up = &target.upstream;
-        let adapter = adapter_for(up.spec.family);
         let body = merged(&call.body, &target.override_params);
         let pristine = matches!(body, Cow::Borrowed(_)).then_some(&call.raw);
-        let mut req = match adapter.request(call.endpoint, &body, pristine, up) {
-            Ok(r) => r,
+        let prepared = Leg::prepare(
+            call.endpoint,
+            &body,
+            pristine,
+            up,
+            target.strict_open_ai_compliance,
+            call.created,
+        );
+        drop(body);
+        let (leg, mut req) = match prepared {
+            Ok(p) => p,
             Err(e) => return Outcome::error(e, path, Some(up.slug.clone())),
         };
         for name in &target.forward_headers {
@@ -89,19 +96,10 @@ impl Engine {
                 req.headers.insert(name.clone(), v.clone());
             }
         }
-        let ctx = ResponseCtx {
-            endpoint: call.endpoint,
-            provider: up.slug.clone(),
-            model: model_of(&body).to_owned(),
-            strict: target.strict_open_ai_compliance,
-            include_usage: wants_usage(&body),
-            created: call.created,
-        };
-        drop(body);
         let mut spent = Duration::ZERO;
         let mut attempt = 0u32;
         loop {
-            let exchange = self.exchange(&req, adapter, &ctx);
+            let exchange = self.exchange(&req, &leg);
             let result = match target.request_timeout {
                 Some(t) => tokio::time::timeout(t, exchange)
                     .await

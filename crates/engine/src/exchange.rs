@@ -5,11 +5,12 @@ use std::time::Duration;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, Request, StatusCode};
 use http_body_util::BodyExt;
-use portcullis_core::{Endpoint, ErrorCode, GatewayError};
-use portcullis_providers::{Adapter, ResponseCtx, UpstreamRequest};
+use portcullis_core::{ErrorCode, GatewayError};
+use portcullis_providers::UpstreamRequest;
 
 use crate::Engine;
 use crate::body::{self, collect_limited};
+use crate::leg::Leg;
 use crate::outcome::{Outcome, OutcomeBody, sanitize};
 use crate::stream::TranslatedStream;
 
@@ -69,12 +70,8 @@ fn is_event_stream(headers: &HeaderMap) -> bool {
 }
 
 impl Engine {
-    pub(crate) async fn exchange(
-        &self,
-        req: &UpstreamRequest,
-        adapter: &dyn Adapter,
-        ctx: &ResponseCtx,
-    ) -> Exchange {
+    pub(crate) async fn exchange(&self, req: &UpstreamRequest, leg: &Leg) -> Exchange {
+        let ctx = &leg.ctx;
         let mut builder = Request::builder().method(req.method.clone()).uri(&req.url);
         if let Some(h) = builder.headers_mut() {
             h.clone_from(&req.headers);
@@ -99,7 +96,7 @@ impl Engine {
             let bytes = collect_limited(upstream, self.settings.max_error_bytes)
                 .await
                 .unwrap_or_default();
-            let error = adapter.error(status, &parts.headers, &bytes, ctx);
+            let error = leg.error(status, &parts.headers, &bytes);
             return Exchange::Failed(Failure {
                 status,
                 retry_after: crate::retry::retry_after(&parts.headers),
@@ -113,7 +110,7 @@ impl Engine {
         if req.stream && is_event_stream(&headers) {
             let mut stream = TranslatedStream::new(
                 upstream,
-                adapter.stream(ctx),
+                leg.stream(),
                 self.settings.stream_idle_timeout,
                 self.settings.max_response_bytes,
             );
@@ -149,28 +146,31 @@ impl Engine {
                 return Exchange::Failed(Failure::new(err, true));
             }
         };
-        match adapter.response(&bytes, ctx) {
-            Ok(t) if req.stream && ctx.endpoint == Endpoint::ChatComplete => {
-                // The provider ignored `stream`: the client still gets the stream it asked for.
-                let Some(sse) = crate::replay::chat_completion_to_sse(&t.body, ctx.include_usage)
-                else {
-                    return Exchange::Failed(Failure::new(
-                        portcullis_providers::common::invalid_response(&ctx.provider, &bytes),
-                        false,
-                    ));
-                };
-                headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-                Exchange::Done(Outcome {
-                    status,
-                    headers,
-                    body: OutcomeBody::Stream(body::full(sse)),
-                    option_path: String::new(),
-                    retry_count: 0,
-                    provider: Some(ctx.provider.clone()),
-                    usage: t.usage,
-                    model: t.model,
-                })
-            }
+        if req.stream && leg.replays_chat() {
+            // The provider ignored `stream`: the client still gets the stream it asked for.
+            let replayed = leg.chat_body(&bytes).map(|t| (leg.replay(&t.body), t));
+            return match replayed {
+                Ok((Some(sse), t)) => {
+                    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+                    Exchange::Done(Outcome {
+                        status,
+                        headers,
+                        body: OutcomeBody::Stream(body::full(sse)),
+                        option_path: String::new(),
+                        retry_count: 0,
+                        provider: Some(ctx.provider.clone()),
+                        usage: t.usage,
+                        model: t.model,
+                    })
+                }
+                Ok((None, _)) => Exchange::Failed(Failure::new(
+                    portcullis_providers::common::invalid_response(&ctx.provider, &bytes),
+                    false,
+                )),
+                Err(e) => Exchange::Failed(Failure::new(e, false)),
+            };
+        }
+        match leg.response(&bytes) {
             Ok(t) => {
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 Exchange::Done(Outcome {

@@ -7,6 +7,7 @@ mod attempt;
 pub mod body;
 mod call;
 mod exchange;
+mod leg;
 mod outcome;
 mod proxy;
 pub mod replay;

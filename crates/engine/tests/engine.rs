@@ -255,11 +255,15 @@ async fn every_target_failing_returns_the_last_one() {
 #[tokio::test(start_paused = true)]
 async fn a_gateway_exception_stops_the_fallback() {
     let cfg = json!({"strategy": {"mode": "fallback"}, "targets": [
-        {"provider": "groq", "api_key": "a"}, {"provider": "anthropic", "api_key": "b"}]});
+        {"provider": "anthropic", "api_key": "a"}, {"provider": "groq", "api_key": "b"}]});
     let (o, fake) = run(
         vec![ok_chat()],
         cfg,
-        call(Endpoint::Messages, body(), json!({})),
+        call(
+            Endpoint::Embed,
+            json!({"model": "m", "input": "x"}),
+            json!({}),
+        ),
     )
     .await;
     assert!(o.gateway_exception());
@@ -267,7 +271,54 @@ async fn a_gateway_exception_stops_the_fallback() {
     assert!(
         body_text(o)
             .await
-            .contains("messages is not supported by groq")
+            .contains("embed is not supported by anthropic")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn messages_clients_are_served_by_chat_providers() {
+    let req = json!({"model": "llama", "max_tokens": 50, "system": "be brief",
+        "messages": [{"role": "user", "content": "hi"}]});
+    let (o, fake) = run(
+        vec![ok_chat()],
+        json!({"provider": "groq", "api_key": "b"}),
+        call(Endpoint::Messages, req.clone(), json!({})),
+    )
+    .await;
+    assert_eq!(
+        fake.urls()[0],
+        "https://api.groq.com/openai/v1/chat/completions"
+    );
+    let sent: Value = serde_json::from_slice(&fake.seen.lock().unwrap()[0].1).unwrap();
+    assert_eq!(
+        sent["messages"][0],
+        json!({"role": "system", "content": "be brief"})
+    );
+    let v: Value = serde_json::from_str(&body_text(o).await).unwrap();
+    assert_eq!(v["type"], "message");
+    assert_eq!(v["content"][0], json!({"type": "text", "text": "hi"}));
+    assert_eq!(v["stop_reason"], "end_turn");
+
+    let mut streamed = req;
+    streamed["stream"] = json!(true);
+    let chunks = sse(&[
+        CHUNK,
+        r#"{"id":"1","model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+        "[DONE]",
+    ]);
+    let (o, _) = run(
+        vec![Step::Stream { chunks, cut: false }],
+        json!({"provider": "groq", "api_key": "b"}),
+        call(Endpoint::Messages, streamed, json!({})),
+    )
+    .await;
+    let text = body_text(o).await;
+    assert!(text.starts_with("event: message_start\n"), "{text}");
+    assert!(text.contains("\"text_delta\""));
+    assert!(
+        text.trim_end()
+            .ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}"),
+        "{text}"
     );
 }
 

@@ -4,6 +4,7 @@ pub mod adapter;
 pub mod anthropic;
 pub mod common;
 pub mod google;
+pub mod ingress;
 pub mod openai;
 pub mod registry;
 
