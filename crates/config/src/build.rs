@@ -38,6 +38,9 @@ pub fn build_plan(
         })?),
         None => None,
     };
+    if let Some(p) = headers.provider.as_deref() {
+        check_header_provider(ctx, p)?;
+    }
     // The provider a config-less (or provider-less) request names: header first, then `@slug/model`.
     let implied_provider = headers.provider.clone().or_else(|| {
         body_model
@@ -99,6 +102,26 @@ pub fn build_plan(
     };
     apply_header_overrides(&mut node, headers, header_host.as_deref());
     Ok(Plan { root: node })
+}
+
+/// `x-portkey-provider` must name a known provider (Portkey's "Invalid provider passed").
+fn check_header_provider(ctx: &BuildCtx<'_>, p: &str) -> Result<(), GatewayError> {
+    let known = match p.strip_prefix('@') {
+        Some(slug) => ctx
+            .catalog
+            .provider(slug.split('/').next().unwrap_or(slug))
+            .is_some(),
+        None => portcullis_providers::registry::find(p).is_some(),
+    };
+    if known {
+        return Ok(());
+    }
+    Err(GatewayError::new(
+        ErrorCode::InvalidProvider,
+        format!(
+            "Invalid provider passed: {p:?} is not a provider slug this gateway knows (see the README's provider list)"
+        ),
+    ))
 }
 
 fn config_object(ctx: &BuildCtx<'_>, raw: &str) -> Result<Map<String, Value>, GatewayError> {

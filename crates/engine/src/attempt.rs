@@ -44,10 +44,28 @@ pub(crate) enum Next {
     Stop(i32),
 }
 
+/// What the retry rules look at in a failed attempt.
+pub(crate) struct Attempted {
+    pub status: http::StatusCode,
+    pub retry_after: Option<Duration>,
+    /// The provider was never reached (or the connection broke): always worth retrying.
+    pub network: bool,
+}
+
+impl From<&Failure> for Attempted {
+    fn from(f: &Failure) -> Attempted {
+        Attempted {
+            status: f.status,
+            retry_after: f.retry_after,
+            network: f.network,
+        }
+    }
+}
+
 /// Portkey's retry decision for a failure on attempt `attempt` (0 = the first try).
 pub(crate) fn next_step(
     target: &Target,
-    f: &Failure,
+    f: &Attempted,
     attempt: u32,
     retry_after_spent: &mut Duration,
 ) -> Next {
@@ -114,7 +132,7 @@ impl Engine {
                 }
                 Exchange::Failed(f) => f,
             };
-            match next_step(target, &failure, attempt, &mut spent) {
+            match next_step(target, &(&failure).into(), attempt, &mut spent) {
                 Next::Stop(count) => return failure.into_outcome(path, count, &up.slug),
                 Next::Retry(wait) => {
                     tracing::debug!(provider = %up.slug, status = failure.status.as_u16(), ?wait, "retrying");

@@ -38,6 +38,8 @@ pub struct EngineSettings {
     pub max_error_bytes: usize,
     /// A stream that sends nothing for this long is ended with an error event.
     pub stream_idle_timeout: Duration,
+    /// The passthrough body limit, named in the 413 when a streamed body outgrows it.
+    pub max_passthrough_body_bytes: u64,
 }
 
 impl Default for EngineSettings {
@@ -46,6 +48,7 @@ impl Default for EngineSettings {
             max_response_bytes: 128 * 1024 * 1024,
             max_error_bytes: 1024 * 1024,
             stream_idle_timeout: Duration::from_secs(300),
+            max_passthrough_body_bytes: 512 * 1024 * 1024,
         }
     }
 }

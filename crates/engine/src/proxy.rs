@@ -8,7 +8,7 @@ use portcullis_core::{ErrorCode, GatewayError, JsonObject};
 use portcullis_providers::{Family, Upstream, adapter_for};
 
 use crate::Engine;
-use crate::attempt::{Next, next_step, timeout_error};
+use crate::attempt::{Attempted, Next, next_step, timeout_error};
 use crate::body::{self, Body};
 use crate::call::{ProxyBody, ProxyCall};
 use crate::exchange::{Exchange, Failure, unreachable};
@@ -35,6 +35,18 @@ fn forwardable(name: &HeaderName) -> bool {
                 | "api-key"
                 | "x-goog-api-key"
         ))
+}
+
+/// Whether a transport error was caused by the request body outgrowing its limit.
+fn body_too_large(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// The provider URL for a passthrough path.
@@ -135,30 +147,19 @@ impl ProxyLeaf<'_> {
         };
         let resp = match engine.transport.send(req).await {
             Ok(r) => r,
+            Err(e) if body_too_large(&*e) => {
+                let limit = engine.settings.max_passthrough_body_bytes;
+                let e = GatewayError::new(
+                    ErrorCode::PayloadTooLarge,
+                    format!("The request body is larger than the gateway's limit of {limit} bytes"),
+                );
+                return Exchange::Failed(Failure::new(e, false));
+            }
             Err(e) => return Exchange::Failed(Failure::new(unreachable(&up.slug, &e), true)),
         };
         let (parts, upstream) = resp.into_parts();
         let status = parts.status;
         let headers = sanitize(parts.headers);
-        if !status.is_success() && target.retry.on_status_codes.contains(&status.as_u16()) {
-            let bytes = body::collect_limited(upstream, engine.settings.max_error_bytes)
-                .await
-                .unwrap_or_default();
-            let mut f = Failure::new(
-                GatewayError::provider(
-                    &up.slug,
-                    status,
-                    String::from_utf8_lossy(&bytes).into_owned(),
-                    None,
-                    None,
-                    None,
-                ),
-                false,
-            );
-            f.retry_after = crate::retry::retry_after(&headers);
-            f.headers = headers;
-            return Exchange::Failed(f);
-        }
         Exchange::Done(Outcome {
             status,
             headers,
@@ -190,9 +191,28 @@ impl ProxyLeaf<'_> {
                 Exchange::Done(mut o) => {
                     o.option_path = path.to_owned();
                     o.retry_count = attempt as i32;
-                    return o;
+                    if o.is_success() {
+                        return o;
+                    }
+                    // A failed status passes through untouched unless a retry replaces it.
+                    let seen = Attempted {
+                        status: o.status,
+                        retry_after: crate::retry::retry_after(&o.headers),
+                        network: false,
+                    };
+                    match next_step(target, &seen, attempt, &mut spent) {
+                        Next::Stop(count) => {
+                            o.retry_count = count;
+                            return o;
+                        }
+                        Next::Retry(wait) => {
+                            drop(o);
+                            tokio::time::sleep(wait).await;
+                            attempt += 1;
+                        }
+                    }
                 }
-                Exchange::Failed(f) => match next_step(target, &f, attempt, &mut spent) {
+                Exchange::Failed(f) => match next_step(target, &(&f).into(), attempt, &mut spent) {
                     Next::Stop(count) => return f.into_outcome(path, count, &up.slug),
                     Next::Retry(wait) => {
                         tokio::time::sleep(wait).await;

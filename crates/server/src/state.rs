@@ -40,6 +40,7 @@ impl AppState {
                 stream_idle_timeout: std::time::Duration::from_secs(
                     settings.upstream.stream_idle_timeout_secs,
                 ),
+                max_passthrough_body_bytes: settings.limits.max_passthrough_body_bytes,
             },
         );
         Ok(AppState {
