@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderName};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use portcullis_core::{ErrorCode, GatewayError, JsonObject, Secret};
 use serde_json::Value;
 
@@ -17,7 +17,7 @@ pub const STRICT_OPENAI: &str = "x-portkey-strict-open-ai-compliance";
 pub const CACHE_FORCE_REFRESH: &str = "x-portkey-cache-force-refresh";
 pub const DEBUG: &str = "x-portkey-debug";
 
-/// Provider-specific headers (`x-portkey-<suffix>`) and the option key each sets.
+/// Provider-specific headers (`x-portkey-<suffix>`) and the option key each sets (sorted).
 const PROVIDER_OPTION_HEADERS: &[(&str, &str)] = &[
     ("anthropic-beta", "anthropic_beta"),
     ("anthropic-version", "anthropic_version"),
@@ -38,7 +38,8 @@ const PROVIDER_OPTION_HEADERS: &[(&str, &str)] = &[
     ("openai-project", "openai_project"),
 ];
 
-/// Headers SDKs send without the prefix; they fill the option when the prefixed one is absent.
+/// Headers SDKs send without the prefix; they fill the option when the prefixed one is absent
+/// (sorted).
 const UNPREFIXED_OPTION_HEADERS: &[(&str, &str)] = &[
     ("anthropic-beta", "anthropic_beta"),
     ("anthropic-version", "anthropic_version"),
@@ -70,67 +71,97 @@ pub struct PortkeyHeaders {
     pub debug: bool,
 }
 
-fn text<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, GatewayError> {
-    match headers.get(name) {
-        None => Ok(None),
-        Some(v) => v.to_str().map(|s| Some(s.trim())).map_err(|_| {
-            GatewayError::new(
-                ErrorCode::InvalidHeader,
-                format!("Header {name} must be visible ASCII text"),
-            )
-        }),
-    }
+fn text<'a>(name: &str, value: &'a HeaderValue) -> Result<&'a str, GatewayError> {
+    value.to_str().map(str::trim).map_err(|_| {
+        GatewayError::new(
+            ErrorCode::InvalidHeader,
+            format!("Header {name} must be visible ASCII text"),
+        )
+    })
 }
 
-fn non_empty<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, GatewayError> {
-    Ok(text(headers, name)?.filter(|s| !s.is_empty()))
-}
-
-/// Parses the gateway's request headers. Malformed values are 400s that name the header.
+/// Parses the gateway's request headers in one pass over them (no lookups by name: a request
+/// carries a handful of headers, and the gateway knows dozens). Malformed values are 400s that
+/// name the header. When a header repeats, its first value counts.
 pub fn parse(headers: &HeaderMap) -> Result<PortkeyHeaders, GatewayError> {
     let mut out = PortkeyHeaders {
         debug: true,
         ..Default::default()
     };
-    out.provider = non_empty(headers, PROVIDER)?.map(str::to_owned);
-    out.client_key = match non_empty(headers, "authorization")? {
-        Some(auth) => {
-            let key = auth.strip_prefix("Bearer ").unwrap_or(auth).trim();
-            (!key.is_empty()).then(|| Secret::new(key))
+    let mut x_api_key = None;
+    let mut seen_cache_refresh = false;
+    for (name, value) in headers {
+        let n = name.as_str();
+        let Some(suffix) = n.strip_prefix("x-portkey-") else {
+            match n {
+                "authorization" if out.client_key.is_none() => {
+                    let auth = text(n, value)?;
+                    let key = auth.strip_prefix("Bearer ").unwrap_or(auth).trim();
+                    if !key.is_empty() {
+                        out.client_key = Some(Secret::new(key));
+                    }
+                }
+                "x-api-key" if x_api_key.is_none() => {
+                    x_api_key = Some(text(n, value)?).filter(|k| !k.is_empty());
+                }
+                _ => {
+                    if let Ok(i) = UNPREFIXED_OPTION_HEADERS.binary_search_by(|(h, _)| (*h).cmp(n))
+                    {
+                        let v = text(n, value)?;
+                        if !v.is_empty() {
+                            out.sdk_options
+                                .entry(UNPREFIXED_OPTION_HEADERS[i].1)
+                                .or_insert_with(|| Value::String(v.into()));
+                        }
+                    }
+                }
+            }
+            continue;
+        };
+        let v = text(n, value)?;
+        match suffix {
+            "provider" => set_once(&mut out.provider, v),
+            "config" => set_once(&mut out.config, v),
+            "custom-host" => set_once(&mut out.custom_host, v),
+            "trace-id" => set_once(&mut out.trace_id, v),
+            "forward-headers" if out.forward_headers.is_none() && !v.is_empty() => {
+                out.forward_headers = Some(parse_forward_headers(v)?);
+            }
+            "request-timeout" if out.request_timeout.is_none() && !v.is_empty() => {
+                out.request_timeout = Some(parse_timeout(v)?);
+            }
+            "metadata" if out.metadata.is_empty() && !v.is_empty() => {
+                out.metadata = parse_metadata(v)?
+            }
+            "strict-open-ai-compliance" if !v.is_empty() => {
+                out.strict_open_ai_compliance = Some(!v.eq_ignore_ascii_case("false"));
+            }
+            "cache-force-refresh" if !seen_cache_refresh => {
+                seen_cache_refresh = true;
+                out.cache_force_refresh = !v.eq_ignore_ascii_case("false");
+            }
+            "debug" => out.debug = !v.eq_ignore_ascii_case("false"),
+            _ => {
+                if let Ok(i) = PROVIDER_OPTION_HEADERS.binary_search_by(|(h, _)| (*h).cmp(suffix))
+                    && !v.is_empty()
+                {
+                    out.provider_options
+                        .entry(PROVIDER_OPTION_HEADERS[i].1)
+                        .or_insert_with(|| Value::String(v.into()));
+                }
+            }
         }
-        None => non_empty(headers, "x-api-key")?.map(Secret::new),
-    };
-    out.config = non_empty(headers, CONFIG)?.map(str::to_owned);
-    out.custom_host = non_empty(headers, CUSTOM_HOST)?.map(str::to_owned);
-    if let Some(list) = non_empty(headers, FORWARD_HEADERS)? {
-        out.forward_headers = Some(parse_forward_headers(list)?);
     }
-    if let Some(t) = non_empty(headers, REQUEST_TIMEOUT)? {
-        out.request_timeout = Some(parse_timeout(t)?);
-    }
-    if let Some(m) = non_empty(headers, METADATA)? {
-        out.metadata = parse_metadata(m)?;
-    }
-    out.trace_id = non_empty(headers, TRACE_ID)?.map(str::to_owned);
-    if let Some(s) = non_empty(headers, STRICT_OPENAI)? {
-        out.strict_open_ai_compliance = Some(!s.eq_ignore_ascii_case("false"));
-    }
-    out.cache_force_refresh = headers.contains_key(CACHE_FORCE_REFRESH)
-        && !text(headers, CACHE_FORCE_REFRESH)?.is_some_and(|v| v.eq_ignore_ascii_case("false"));
-    out.debug = !text(headers, DEBUG)?.is_some_and(|v| v.eq_ignore_ascii_case("false"));
-    for (suffix, key) in PROVIDER_OPTION_HEADERS {
-        if let Some(v) = non_empty(headers, &format!("x-portkey-{suffix}"))? {
-            out.provider_options
-                .insert((*key).into(), Value::String(v.into()));
-        }
-    }
-    for (name, key) in UNPREFIXED_OPTION_HEADERS {
-        if let Some(v) = non_empty(headers, name)? {
-            out.sdk_options
-                .insert((*key).into(), Value::String(v.into()));
-        }
+    if out.client_key.is_none() {
+        out.client_key = x_api_key.map(Secret::new);
     }
     Ok(out)
+}
+
+fn set_once(slot: &mut Option<String>, v: &str) {
+    if slot.is_none() && !v.is_empty() {
+        *slot = Some(v.to_owned());
+    }
 }
 
 /// `a, b` or `["a","b"]` or `[a, b]`; must not name itself.
@@ -225,6 +256,13 @@ mod tests {
         assert_eq!(p.provider_options["resource_name"], "res");
         assert_eq!(p.strict_open_ai_compliance, Some(false));
         assert!(p.debug);
+    }
+
+    #[test]
+    fn option_tables_are_sorted_for_binary_search() {
+        for t in [PROVIDER_OPTION_HEADERS, UNPREFIXED_OPTION_HEADERS] {
+            assert!(t.windows(2).all(|w| w[0].0 < w[1].0));
+        }
     }
 
     #[test]

@@ -18,9 +18,10 @@
 //!
 //! No DNS is done here: a public name that resolves to a private address is the connector's job.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::{Arc, RwLock};
 
 use ipnet::IpNet;
 
@@ -75,7 +76,12 @@ pub struct HostPolicy {
     nets: Vec<IpNet>,
     /// Portkey: trusting `localhost` also trusts every `*.localhost` name.
     localhost_subdomains: bool,
+    /// Verdicts on hosts seen before: clients send the same custom host on every request.
+    cache: Arc<RwLock<HashMap<String, Result<String, HostRejection>>>>,
 }
+
+/// How many distinct hosts the verdict cache remembers before it starts over.
+const CACHE_CAPACITY: usize = 1024;
 
 impl Default for HostPolicy {
     /// Portkey's default trust list: `localhost` (and `*.localhost`), `127.0.0.1`, `::1`,
@@ -139,6 +145,7 @@ impl HostPolicy {
             ips: Vec::new(),
             nets: Vec::new(),
             localhost_subdomains: false,
+            cache: Arc::default(),
         }
     }
 
@@ -198,6 +205,22 @@ impl HostPolicy {
     /// `scheme://host[:port][/path]`, lowercase scheme and host, default port dropped, no
     /// trailing slash. Otherwise the reason, phrased as what to fix.
     pub fn check(&self, raw: &str) -> Result<String, HostRejection> {
+        if let Some(hit) = self.cache.read().ok().and_then(|c| c.get(raw).cloned()) {
+            return hit;
+        }
+        let verdict = self.check_uncached(raw);
+        if raw.len() <= 2048
+            && let Ok(mut c) = self.cache.write()
+        {
+            if c.len() >= CACHE_CAPACITY {
+                c.clear();
+            }
+            c.insert(raw.to_owned(), verdict.clone());
+        }
+        verdict
+    }
+
+    fn check_uncached(&self, raw: &str) -> Result<String, HostRejection> {
         let parsed = parse(raw)?;
         self.authorise(&parsed.host)?;
         normalise(&parsed)

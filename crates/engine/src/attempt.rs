@@ -28,12 +28,16 @@ fn merged<'a>(body: &'a JsonObject, over: &JsonObject) -> Cow<'a, JsonObject> {
 
 /// Portkey's 408 for an attempt that outlived its `request_timeout`.
 pub(crate) fn timeout_error(t: Duration) -> GatewayError {
+    // Portkey prints the number the client sent: `5000ms`, `150.5ms`.
+    let micros = t.as_micros();
+    let ms = if micros.is_multiple_of(1000) {
+        (micros / 1000).to_string()
+    } else {
+        (micros as f64 / 1000.0).to_string()
+    };
     GatewayError::new(
         ErrorCode::RequestTimeout,
-        format!(
-            "Request exceeded the timeout sent in the request: {}ms",
-            t.as_millis()
-        ),
+        format!("Request exceeded the timeout sent in the request: {ms}ms"),
     )
 }
 

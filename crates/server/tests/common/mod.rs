@@ -86,3 +86,42 @@ pub fn sse_data(text: &str) -> Vec<String> {
 pub fn chat(model: &str) -> Value {
     serde_json::json!({"model": model, "messages": [{"role": "user", "content": "Hello there"}]})
 }
+
+impl Harness {
+    /// The `custom_host` that points `provider` at the mock (Gemini paths carry their own `/v1beta`).
+    pub fn host_for(&self, provider: &str) -> String {
+        if provider == "google" {
+            self.mock.url()
+        } else {
+            self.mock_v1()
+        }
+    }
+
+    /// A config target on the mock: `provider`, a key, the mock as custom host, `model` as override.
+    pub fn target(&self, provider: &str, model: &str) -> Value {
+        serde_json::json!({
+            "provider": provider,
+            "api_key": "sk-test",
+            "custom_host": self.host_for(provider),
+            "override_params": {"model": model},
+        })
+    }
+}
+
+/// Splits an SSE body into `(event name, data)` pairs (`data` lines joined with `\n`).
+pub fn sse_events(text: &str) -> Vec<(Option<String>, String)> {
+    text.split("\n\n")
+        .filter_map(|frame| {
+            let mut name = None;
+            let mut data = Vec::new();
+            for line in frame.lines() {
+                if let Some(n) = line.strip_prefix("event:") {
+                    name = Some(n.trim().to_owned());
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    data.push(d.strip_prefix(' ').unwrap_or(d));
+                }
+            }
+            (!data.is_empty()).then(|| (name, data.join("\n")))
+        })
+        .collect()
+}
