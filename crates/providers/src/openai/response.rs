@@ -1,6 +1,7 @@
 //! OpenAI-format responses: usually forwarded byte for byte; `model` filled in when missing.
 
 use bytes::Bytes;
+use portcullis_core::usage::OpenAiUsageWire;
 use portcullis_core::{Endpoint, GatewayError, Usage};
 use serde::Deserialize;
 use serde_json::Value;
@@ -14,7 +15,7 @@ struct Peek<'a> {
     #[serde(borrow, default)]
     model: Option<std::borrow::Cow<'a, str>>,
     #[serde(default)]
-    usage: Option<Value>,
+    usage: Option<OpenAiUsageWire>,
 }
 
 pub(super) fn translate(body: &[u8], ctx: &ResponseCtx) -> Result<Translated, GatewayError> {
@@ -27,7 +28,7 @@ pub(super) fn translate(body: &[u8], ctx: &ResponseCtx) -> Result<Translated, Ga
     }
     let peek: Peek<'_> =
         serde_json::from_slice(body).map_err(|_| invalid_response(&ctx.provider, body))?;
-    let usage = peek.usage.as_ref().and_then(Usage::from_openai);
+    let usage = peek.usage.as_ref().map(Usage::from);
     match peek.model.as_deref() {
         Some(m) if !m.is_empty() => Ok(Translated {
             body: Bytes::copy_from_slice(body),

@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 
 use portcullis_core::sse::{DONE_FRAME, SseEvent, push_data_frame};
+use portcullis_core::usage::OpenAiUsageWire;
 use portcullis_core::{ErrorCode, GatewayError, Usage};
 use serde::Deserialize;
 use serde_json::Value;
@@ -17,7 +18,7 @@ struct ChunkPeek<'a> {
     #[serde(borrow, default)]
     model: Option<Cow<'a, str>>,
     #[serde(default)]
-    usage: Option<Value>,
+    usage: Option<OpenAiUsageWire>,
     #[serde(default)]
     error: Option<Value>,
     #[serde(borrow, default)]
@@ -84,7 +85,7 @@ impl StreamTranslator for OpenAiStream {
         if let Some(err) = peek.error.as_ref().filter(|e| !e.is_null()) {
             return Err(super::error::in_band(&self.provider, err));
         }
-        if let Some(u) = peek.usage.as_ref().and_then(Usage::from_openai) {
+        if let Some(u) = peek.usage.as_ref().map(Usage::from) {
             self.usage = Some(u);
         }
         if let Some(choices) = &peek.choices
