@@ -94,12 +94,13 @@ pub(super) fn tool_call(part: &Value, id: String, strict: bool) -> Value {
     json!({"id": id, "type": "function", "function": function})
 }
 
-/// The id for the `n`-th call of a candidate: Gemini's own when it gives one.
-pub(super) fn tool_call_id(part: &Value, candidate: u64, n: usize) -> String {
+/// The id for the `n`-th call of a candidate: Gemini's own when it gives one, else one made
+/// from the response id, so ids stay unique across the turns of a conversation.
+pub(super) fn tool_call_id(part: &Value, scope: &str, candidate: u64, n: usize) -> String {
     part.pointer("/functionCall/id")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
-        .map_or_else(|| format!("call_{candidate}_{n}"), str::to_owned)
+        .map_or_else(|| format!("call_{scope}_{candidate}_{n}"), str::to_owned)
 }
 
 pub(super) fn is_thought(part: &Value) -> bool {
@@ -116,6 +117,7 @@ pub(super) fn translate(body: &[u8], ctx: &ResponseCtx) -> Result<Translated, Ga
     }
     let created = ctx.created;
     let model = model_version(&v, ctx);
+    let id = response_id(&v, created);
     let candidates = v
         .get("candidates")
         .and_then(Value::as_array)
@@ -123,7 +125,7 @@ pub(super) fn translate(body: &[u8], ctx: &ResponseCtx) -> Result<Translated, Ga
     let mut choices: Vec<Value> = candidates
         .iter()
         .enumerate()
-        .map(|(pos, c)| choice(c, pos as u64, ctx.strict))
+        .map(|(pos, c)| choice(c, pos as u64, ctx.strict, &id))
         .collect();
     if choices.is_empty() {
         // No candidates: the prompt itself was blocked (`promptFeedback.blockReason`).
@@ -144,7 +146,7 @@ pub(super) fn translate(body: &[u8], ctx: &ResponseCtx) -> Result<Translated, Ga
     }
     let usage = v.get("usageMetadata").and_then(usage);
     let mut out = Map::new();
-    out.insert("id".into(), json!(response_id(&v, created)));
+    out.insert("id".into(), json!(id));
     out.insert("object".into(), json!("chat.completion"));
     out.insert("created".into(), json!(created));
     out.insert("model".into(), json!(model));
@@ -161,7 +163,7 @@ pub(super) fn translate(body: &[u8], ctx: &ResponseCtx) -> Result<Translated, Ga
     })
 }
 
-fn choice(c: &Value, pos: u64, strict: bool) -> Value {
+fn choice(c: &Value, pos: u64, strict: bool, scope: &str) -> Value {
     let index = c.get("index").and_then(Value::as_u64).unwrap_or(pos);
     let mut text = String::new();
     let mut tool_calls = Vec::new();
@@ -169,7 +171,7 @@ fn choice(c: &Value, pos: u64, strict: bool) -> Value {
     let mut had_text = false;
     for part in parts(c) {
         if part.get("functionCall").is_some_and(Value::is_object) {
-            let id = tool_call_id(part, index, tool_calls.len());
+            let id = tool_call_id(part, scope, index, tool_calls.len());
             tool_calls.push(tool_call(part, id, strict));
         } else if let Some(t) = part.get("text").and_then(Value::as_str) {
             let kind = if is_thought(part) { "thinking" } else { "text" };

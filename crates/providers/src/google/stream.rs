@@ -141,7 +141,7 @@ impl GeminiStream {
             let delta = if part.get("functionCall").is_some_and(Value::is_object) {
                 let n = state.tool_calls;
                 state.tool_calls += 1;
-                let call = tool_call(part, tool_call_id(part, index, n), strict);
+                let call = tool_call(part, tool_call_id(part, &writer.id, index, n), strict);
                 let mut entry = Map::new();
                 entry.insert("index".into(), json!(n));
                 if let Value::Object(fields) = call {
