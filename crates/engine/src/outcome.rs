@@ -60,20 +60,34 @@ impl Outcome {
 }
 
 /// Response headers never copied from upstream: hop-by-hop, framing, and cookies.
-pub(crate) fn sanitize(mut headers: HeaderMap) -> HeaderMap {
-    for name in [
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "transfer-encoding",
-        "upgrade",
-        "te",
-        "trailer",
-        "content-length",
-        "set-cookie",
-        "alt-svc",
-    ] {
-        headers.remove(name);
+fn dropped(name: &str) -> bool {
+    matches!(
+        name,
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "transfer-encoding"
+            | "upgrade"
+            | "te"
+            | "trailer"
+            | "content-length"
+            | "set-cookie"
+            | "alt-svc"
+    )
+}
+
+/// The upstream headers worth passing on, in one pass (no lookups by name).
+pub(crate) fn sanitize(headers: HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(headers.len() + 6);
+    let mut last = None;
+    for (name, value) in headers {
+        // `into_iter` names only the first value of a repeated header.
+        if let Some(n) = name {
+            last = (!dropped(n.as_str())).then_some(n);
+        }
+        if let Some(n) = &last {
+            out.append(n.clone(), value);
+        }
     }
-    headers
+    out
 }

@@ -25,6 +25,6 @@ pub fn router(state: Arc<AppState>, gate: Arc<Gate>) -> Router {
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(gate, edge::shed))
+        .layer(edge::ShedLayer(gate))
         .layer(CatchPanicLayer::custom(edge::panic_response))
 }

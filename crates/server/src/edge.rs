@@ -7,8 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use std::convert::Infallible;
+use std::future::Future;
+use std::task::ready;
+
+use axum::extract::Request;
 use axum::response::Response;
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
@@ -85,29 +88,90 @@ impl http_body::Body for Held {
     }
 }
 
-pub async fn shed(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> Response {
-    let Some(permit) = gate.enter() else {
-        let ingress = if req.uri().path().starts_with("/v1/messages") {
-            Ingress::Anthropic
-        } else {
-            Ingress::OpenAi
-        };
-        return respond::error(
-            GatewayError::new(
-                ErrorCode::Overloaded,
-                "The gateway is at its concurrent request limit; retry shortly",
-            ),
-            ingress,
-            None,
-        );
-    };
-    let resp = next.run(req).await;
-    resp.map(|inner| {
-        Body::new(Held {
+/// The load-shedding layer: a tower layer rather than `from_fn`, so the hot path pays for no
+/// boxed future.
+#[derive(Clone)]
+pub struct ShedLayer(pub Arc<Gate>);
+
+impl<S> tower::Layer<S> for ShedLayer {
+    type Service = Shed<S>;
+
+    fn layer(&self, inner: S) -> Shed<S> {
+        Shed {
             inner,
-            permit: Some(permit),
-        })
-    })
+            gate: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Shed<S> {
+    inner: S,
+    gate: Arc<Gate>,
+}
+
+fn overloaded(req: &Request) -> Response {
+    let ingress = if req.uri().path().starts_with("/v1/messages") {
+        Ingress::Anthropic
+    } else {
+        Ingress::OpenAi
+    };
+    respond::error(
+        GatewayError::new(
+            ErrorCode::Overloaded,
+            "The gateway is at its concurrent request limit; retry shortly",
+        ),
+        ingress,
+        None,
+    )
+}
+
+impl<S> tower::Service<Request> for Shed<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = ShedFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        match self.gate.enter() {
+            Some(permit) => ShedFuture::Running {
+                fut: self.inner.call(req),
+                permit: Some(permit),
+            },
+            None => ShedFuture::Refused {
+                resp: Some(overloaded(&req)),
+            },
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = ShedProj]
+    pub enum ShedFuture<F> {
+        Running { #[pin] fut: F, permit: Option<Permit> },
+        Refused { resp: Option<Response> },
+    }
+}
+
+impl<F: Future<Output = Result<Response, Infallible>>> Future for ShedFuture<F> {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            ShedProj::Running { fut, permit } => {
+                let Ok(resp) = ready!(fut.poll(cx));
+                let permit = permit.take();
+                Poll::Ready(Ok(resp.map(|inner| Body::new(Held { inner, permit }))))
+            }
+            ShedProj::Refused { resp } => Poll::Ready(Ok(resp.take().unwrap_or_default())),
+        }
+    }
 }
 
 /// The response for a handler that panicked: logged, and a 500 the client can read.
