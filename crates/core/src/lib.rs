@@ -2,6 +2,7 @@
 
 pub mod endpoint;
 pub mod error;
+pub mod limits;
 pub mod secret;
 pub mod sse;
 pub mod usage;
