@@ -3,3 +3,5 @@
 
 pub mod apikey;
 pub mod crypto;
+pub mod model;
+pub mod repo;

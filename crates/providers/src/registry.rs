@@ -22,7 +22,8 @@ pub struct ProviderSpec {
     pub family: Family,
     /// Default base URL (replaced by `custom_host`). Empty: a `custom_host` is required.
     pub base_url: &'static str,
-    /// Inserted between the base URL and the endpoint path (Ollama serves OpenAI under `/v1`).
+    /// Inserted between the base URL and the endpoint path, after a `custom_host` too (Ollama and
+    /// several hosted providers serve OpenAI under `/v1`).
     pub path_prefix: &'static str,
     /// The provider has no hosted endpoint: the default base URL is a local server.
     pub local: bool,
@@ -34,6 +35,22 @@ const fn openai(slug: &'static str, base_url: &'static str) -> ProviderSpec {
         family: Family::OpenAi,
         base_url,
         path_prefix: "",
+        local: false,
+    }
+}
+
+/// A hosted OpenAI-compatible provider whose endpoint paths carry a prefix after the base URL
+/// (Portkey puts it in the endpoint, so a `custom_host` gets it appended too).
+const fn openai_prefixed(
+    slug: &'static str,
+    base_url: &'static str,
+    path_prefix: &'static str,
+) -> ProviderSpec {
+    ProviderSpec {
+        slug,
+        family: Family::OpenAi,
+        base_url,
+        path_prefix,
         local: false,
     }
 }
@@ -54,7 +71,9 @@ const fn local(
 
 /// Every provider, sorted by slug.
 pub static PROVIDERS: &[ProviderSpec] = &[
-    openai("302ai", "https://api.302.ai/v1"),
+    // Hosted rows follow Portkey's `src/providers/<slug>/api.ts` (getBaseURL + getEndpoint)
+    // unless a comment names the provider's own API reference.
+    openai_prefixed("302ai", "https://api.302.ai", "/v1"),
     ProviderSpec {
         slug: "anthropic",
         family: Family::Anthropic,
@@ -62,7 +81,8 @@ pub static PROVIDERS: &[ProviderSpec] = &[
         path_prefix: "",
         local: false,
     },
-    openai("azure-ai", "https://models.inference.ai.azure.com"),
+    // Per-deployment host (Azure AI Foundry / serverless endpoint): a custom_host is required.
+    openai("azure-ai", ""),
     ProviderSpec {
         slug: "azure-openai",
         family: Family::AzureOpenAi,
@@ -77,10 +97,11 @@ pub static PROVIDERS: &[ProviderSpec] = &[
         "https://dashscope.aliyuncs.com/compatible-mode/v1",
     ),
     openai("deepinfra", "https://api.deepinfra.com/v1/openai"),
-    openai("deepseek", "https://api.deepseek.com"),
+    openai_prefixed("deepseek", "https://api.deepseek.com", "/v1"),
     openai("featherless-ai", "https://api.featherless.ai/v1"),
     openai("fireworks-ai", "https://api.fireworks.ai/inference/v1"),
-    openai("github", "https://models.inference.ai.azure.com"),
+    // GitHub Models docs (Portkey still uses the deprecated models.inference.ai.azure.com).
+    openai("github", "https://models.github.ai/inference"),
     ProviderSpec {
         slug: "google",
         family: Family::Google,
@@ -89,26 +110,33 @@ pub static PROVIDERS: &[ProviderSpec] = &[
         local: false,
     },
     openai("groq", "https://api.groq.com/openai/v1"),
-    openai("hyperbolic", "https://api.hyperbolic.xyz/v1"),
+    openai_prefixed("hyperbolic", "https://api.hyperbolic.xyz", "/v1"),
     openai("inference-net", "https://api.inference.net/v1"),
     openai("kluster-ai", "https://api.kluster.ai/v1"),
+    // Lambda docs (Portkey still uses api.lambdalabs.com).
     openai("lambda", "https://api.lambda.ai/v1"),
     openai("lemonfox-ai", "https://api.lemonfox.ai/v1"),
+    // Not in Portkey: LM Studio docs (default port 1234).
     local("lm-studio", "http://localhost:1234", "/v1"),
     openai("mistral-ai", "https://api.mistral.ai/v1"),
-    openai("moonshot", "https://api.moonshot.cn/v1"),
-    openai("nebius", "https://api.studio.nebius.ai/v1"),
-    openai("novita-ai", "https://api.novita.ai/v3/openai"),
+    openai_prefixed("moonshot", "https://api.moonshot.cn", "/v1"),
+    // Nebius Token Factory docs (formerly AI Studio; Portkey still uses api.studio.nebius.ai).
+    openai("nebius", "https://api.tokenfactory.nebius.com/v1"),
+    // Novita API reference (Portkey still uses the older /v3/openai base).
+    openai_prefixed("novita-ai", "https://api.novita.ai/openai", "/v1"),
     openai("nscale", "https://inference.api.nscale.com/v1"),
+    // Not in Portkey (it routes NIM as `openai` + custom_host): NVIDIA API catalog docs.
     openai("nvidia-nim", "https://integrate.api.nvidia.com/v1"),
+    // Portkey has no default host for Ollama; this is Ollama's default port.
     local("ollama", "http://localhost:11434", "/v1"),
     openai("openai", "https://api.openai.com/v1"),
-    openai("openrouter", "https://openrouter.ai/api/v1"),
+    openai_prefixed("openrouter", "https://openrouter.ai/api", "/v1"),
     openai("perplexity-ai", "https://api.perplexity.ai"),
-    openai("sambanova", "https://api.sambanova.ai/v1"),
+    openai_prefixed("sambanova", "https://api.sambanova.ai", "/v1"),
     openai("siliconflow", "https://api.siliconflow.cn/v1"),
-    openai("together-ai", "https://api.together.xyz/v1"),
+    openai_prefixed("together-ai", "https://api.together.xyz", "/v1"),
     openai("upstage", "https://api.upstage.ai/v1/solar"),
+    // Not in Portkey: vLLM docs (`vllm serve` default port 8000).
     local("vllm", "http://localhost:8000", "/v1"),
     openai("x-ai", "https://api.x.ai/v1"),
     openai("z-ai", "https://api.z.ai/api/paas/v4"),
