@@ -4,4 +4,5 @@
 pub mod apikey;
 pub mod crypto;
 pub mod model;
+pub mod principal;
 pub mod repo;
