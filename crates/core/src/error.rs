@@ -36,6 +36,9 @@ pub enum BodyStyle {
     OpenAi,
     /// `{"message":"Not Found","ok":false}`: unknown route.
     NotFound,
+    /// `{"status":"failure","message":"Portkey Error: <m>. Error Code: <c>","error":{"message","code"}}`:
+    /// Portkey's authentication middleware (keys, key/workspace limits).
+    Portkey,
 }
 
 /// Every error the gateway can produce.
@@ -64,6 +67,15 @@ pub enum ErrorCode {
     UpstreamStreamError,
     Overloaded,
     Internal,
+    InvalidApiKey,
+    ApiKeyExpired,
+    Forbidden,
+    KeyRateLimited,
+    KeyBudgetExhausted,
+    RateLimited,
+    BudgetExhausted,
+    ModelNotAllowed,
+    ConfigOverrideNotAllowed,
 }
 
 /// One row of the error table.
@@ -112,7 +124,7 @@ const fn exception(mut s: Spec) -> Spec {
 impl ErrorCode {
     /// The table: status, body style, wire type and code, side and retry decision per code.
     pub const fn spec(self) -> Spec {
-        use BodyStyle::{Failure, NotFound as Nf, OpenAi};
+        use BodyStyle::{Failure, NotFound as Nf, OpenAi, Portkey as Pk};
         use Retry::{Never, Safe};
         use Side::{Client, Gateway, Upstream};
         const INVALID: &str = "invalid_request_error";
@@ -192,6 +204,16 @@ impl ErrorCode {
                 Safe,
             ),
             ErrorCode::Internal => spec(500, Failure, "api_error", None, Gateway, Never),
+            ErrorCode::InvalidApiKey => spec(401, Pk, "authentication_error", Some("03"), Client, Never),
+            ErrorCode::ApiKeyExpired => spec(401, Pk, "authentication_error", Some("01"), Client, Never),
+            ErrorCode::Forbidden => spec(403, Pk, "permission_error", Some("033"), Client, Never),
+            ErrorCode::KeyRateLimited => spec(429, Pk, "rate_limit_error", Some("05"), Client, Safe),
+            ErrorCode::KeyBudgetExhausted => spec(412, Pk, "budget_exhausted_error", Some("04"), Client, Never),
+            // The type names the scope (`integration_rate_limit_error`, …): set per error.
+            ErrorCode::RateLimited => spec(429, OpenAi, "rate_limit_error", None, Client, Safe),
+            ErrorCode::BudgetExhausted => spec(412, OpenAi, "budget_exhausted_error", Some("04"), Client, Never),
+            ErrorCode::ModelNotAllowed => spec(412, OpenAi, "model_not_allowed_error", None, Client, Never),
+            ErrorCode::ConfigOverrideNotAllowed => spec(400, Failure, INVALID, None, Client, Never),
         }
     }
 
@@ -221,6 +243,15 @@ impl ErrorCode {
             ErrorCode::UpstreamStreamError => "upstream_stream_error",
             ErrorCode::Overloaded => "overloaded",
             ErrorCode::Internal => "internal",
+            ErrorCode::InvalidApiKey => "invalid_api_key",
+            ErrorCode::ApiKeyExpired => "api_key_expired",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::KeyRateLimited => "key_rate_limited",
+            ErrorCode::KeyBudgetExhausted => "key_budget_exhausted",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::BudgetExhausted => "budget_exhausted",
+            ErrorCode::ModelNotAllowed => "model_not_allowed",
+            ErrorCode::ConfigOverrideNotAllowed => "config_override_not_allowed",
         }
     }
 }
@@ -289,6 +320,16 @@ impl GatewayError {
     pub fn with_provider(mut self, provider: impl Into<String>) -> Self {
         self.0.provider = Some(provider.into());
         self
+    }
+
+    /// Overrides the OpenAI `type` (e.g. `integration_rate_limit_error`).
+    pub fn with_type(mut self, wire_type: impl Into<String>) -> Self {
+        self.0.wire_type = Some(wire_type.into());
+        self
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.0.retry_after
     }
 
     pub fn with_retry_after(mut self, after: Duration) -> Self {
@@ -367,6 +408,15 @@ impl GatewayError {
                 body
             }
             BodyStyle::NotFound => json!({"message": "Not Found", "ok": false}),
+            BodyStyle::Portkey => {
+                let code = self.error_object()["code"].clone();
+                let shown = format!(
+                    "Portkey Error: {}. Error Code: {}",
+                    self.0.message,
+                    code.as_str().unwrap_or("")
+                );
+                json!({"status": "failure", "message": shown, "error": {"message": shown, "code": code}})
+            }
         }
     }
 
@@ -440,6 +490,15 @@ mod tests {
         ErrorCode::UpstreamStreamError,
         ErrorCode::Overloaded,
         ErrorCode::Internal,
+        ErrorCode::InvalidApiKey,
+        ErrorCode::ApiKeyExpired,
+        ErrorCode::Forbidden,
+        ErrorCode::KeyRateLimited,
+        ErrorCode::KeyBudgetExhausted,
+        ErrorCode::RateLimited,
+        ErrorCode::BudgetExhausted,
+        ErrorCode::ModelNotAllowed,
+        ErrorCode::ConfigOverrideNotAllowed,
     ];
 
     #[test]
@@ -459,6 +518,11 @@ mod tests {
                     assert!(body["error"].get("code").is_some());
                 }
                 BodyStyle::NotFound => assert_eq!(body["ok"], false),
+                BodyStyle::Portkey => {
+                    assert_eq!(body["status"], "failure", "{code:?}");
+                    assert!(body["message"].as_str().unwrap().starts_with("Portkey Error: boom."));
+                    assert_eq!(body["message"], body["error"]["message"]);
+                }
             }
             let status = e.status().as_u16();
             if code.spec().side == Side::Client {
@@ -496,6 +560,21 @@ mod tests {
         let frame = e.sse_event();
         assert!(frame.starts_with(b"data: {\"error\""));
         assert!(frame.ends_with(b"\n\n"));
+    }
+
+    #[test]
+    fn auth_errors_match_portkey_envelope() {
+        let e = GatewayError::new(ErrorCode::InvalidApiKey, "Invalid API Key");
+        assert_eq!(e.status().as_u16(), 401);
+        assert_eq!(
+            e.body_json(),
+            json!({"status":"failure","message":"Portkey Error: Invalid API Key. Error Code: 03","error":{"message":"Portkey Error: Invalid API Key. Error Code: 03","code":"03"}})
+        );
+        let e = GatewayError::new(ErrorCode::BudgetExhausted, "Portkey Integration openai-prod Usage Limit Exceeded")
+            .with_type("integration_exhaust_error");
+        assert_eq!(e.status().as_u16(), 412);
+        assert_eq!(e.body_json()["error"]["type"], "integration_exhaust_error");
+        assert_eq!(e.body_json()["error"]["code"], "04");
     }
 
     #[test]

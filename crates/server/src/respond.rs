@@ -75,6 +75,11 @@ pub fn error(err: GatewayError, ingress: Ingress, trace_id: Option<&str>) -> Res
     if err.is_gateway_exception() {
         headers.insert(GATEWAY_EXCEPTION, HeaderValue::from_static("true"));
     }
+    if let Some(wait) = err.retry_after() {
+        // Whole seconds, rounded up: a client retrying at once would only be refused again.
+        let secs = wait.as_millis().div_ceil(1000).max(1) as u64;
+        headers.insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+    }
     json_response(err.status(), error_body(&err, ingress), headers)
 }
 
