@@ -4,6 +4,9 @@
 //! turns the canonical request (OpenAI's wire format, as JSON) into the provider's HTTP request,
 //! and the provider's response, error or stream events back into the client's format.
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use portcullis_core::sse::SseEvent;
@@ -25,6 +28,22 @@ pub struct Upstream {
     /// Provider options in snake_case: `resource_name`, `deployment_id`, `api_version`,
     /// `anthropic_version`, `anthropic_beta`, `openai_organization`, `openai_project`, …
     pub options: JsonObject,
+    /// The governed account this call is billed to, when the catalog resolved one (`@slug`).
+    pub account: Option<Arc<Account>>,
+}
+
+/// A catalog provider account: which budgets and rate limits a call counts against, and which
+/// models it may use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The AI provider (or virtual key) id.
+    pub provider_id: String,
+    pub provider_slug: String,
+    pub integration_id: Option<String>,
+    pub integration_slug: Option<String>,
+    pub workspace_id: String,
+    /// `Some`: only these models may be called through this account.
+    pub allowed_models: Option<HashSet<String>>,
 }
 
 impl Upstream {
@@ -35,6 +54,7 @@ impl Upstream {
             api_key: None,
             custom_host: None,
             options: JsonObject::new(),
+            account: None,
         }
     }
 

@@ -8,7 +8,9 @@ pub mod ingress;
 pub mod openai;
 pub mod registry;
 
-pub use adapter::{Adapter, ResponseCtx, StreamTranslator, Translated, Upstream, UpstreamRequest};
+pub use adapter::{
+    Account, Adapter, ResponseCtx, StreamTranslator, Translated, Upstream, UpstreamRequest,
+};
 pub use registry::{Family, ProviderSpec};
 
 /// The adapter for a provider family. Adapters are stateless; one instance serves all requests.

@@ -3,6 +3,7 @@
 pub mod app;
 pub mod edge;
 mod extract;
+pub mod governance;
 pub mod pipeline;
 pub mod respond;
 mod routes;

@@ -22,12 +22,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::Request;
 use axum::response::Response;
-use portcullis_config::{PortkeyHeaders, build_plan, headers};
+use portcullis_config::{PortkeyHeaders, headers};
 use portcullis_core::{Endpoint, GatewayError, JsonObject};
 use portcullis_engine::Call;
 use serde_json::Value;
 
 use crate::extract;
+use crate::governance;
 use crate::respond::{self, Ingress};
 use crate::state::AppState;
 
@@ -35,6 +36,13 @@ pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+pub(crate) fn unix_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
 
@@ -53,7 +61,7 @@ pub async fn json(
     req: Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
-    let portkey = match headers::parse(&parts.headers) {
+    let mut portkey = match headers::parse(&parts.headers) {
         Ok(h) => h,
         Err(e) => return respond::error(e, ingress, None),
     };
@@ -71,10 +79,14 @@ pub async fn json(
         Err(e) => return fail(e),
     };
 
-    // 1. authenticate: open mode.
-    // 2. resolve.
+    // 1. authenticate (and apply the key's defaults).
+    let (snap, caller) = match governance::admit_caller(&state, &parts.headers, &mut portkey) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    // 2. resolve, in the caller's workspace.
     let model = body.get("model").and_then(Value::as_str);
-    let plan = match build_plan(&state.build_ctx(), &portkey, model) {
+    let plan = match governance::plan(&state, &snap, &caller, &portkey, model) {
         Ok(p) => p,
         Err(e) => return fail(e),
     };

@@ -2,16 +2,20 @@
 
 use std::sync::Arc;
 
-use portcullis_config::{BuildCtx, Catalog, HostPolicy, OpenCatalog};
+use portcullis_config::HostPolicy;
 use portcullis_engine::{ClientSettings, Engine, EngineSettings, HttpTransport, Transport};
 
+use crate::governance::SnapshotHolder;
 use crate::settings::Settings;
 
 pub struct AppState {
     pub settings: Settings,
     pub engine: Engine,
     pub hosts: HostPolicy,
-    pub catalog: Arc<dyn Catalog>,
+    /// The control plane as the data plane reads it; replaced on every admin change.
+    pub snapshots: Arc<SnapshotHolder>,
+    /// Open mode may be served at all: a loopback address, or `allow_open_mode`.
+    pub open_allowed: bool,
 }
 
 impl AppState {
@@ -43,18 +47,13 @@ impl AppState {
                 max_passthrough_body_bytes: settings.limits.max_passthrough_body_bytes,
             },
         );
+        let open_allowed = settings.server.host.is_loopback() || settings.server.allow_open_mode;
         Ok(AppState {
             settings,
             engine,
             hosts,
-            catalog: Arc::new(OpenCatalog),
+            snapshots: Arc::new(SnapshotHolder::default()),
+            open_allowed,
         })
-    }
-
-    pub fn build_ctx(&self) -> BuildCtx<'_> {
-        BuildCtx {
-            hosts: &self.hosts,
-            catalog: self.catalog.as_ref(),
-        }
     }
 }

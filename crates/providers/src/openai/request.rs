@@ -48,7 +48,7 @@ pub(super) fn build(
             }
             format!("{base}{}{path}", upstream.spec.path_prefix)
         }
-        Flavor::Azure => azure_url(upstream, path)?,
+        Flavor::Azure => azure_url(upstream, path, crate::common::model_of(body))?,
     };
     let mut headers = HeaderMap::with_capacity(4);
     auth(flavor, upstream, &mut headers);
@@ -70,10 +70,43 @@ pub(super) fn build(
     })
 }
 
+/// The catalog's deployment list (`azure_deployment_config`, Portkey's integration shape): the
+/// entry whose model slug or alias is the requested model, else the default, else the first.
+fn pick_deployment<'a>(
+    upstream: &'a Upstream,
+    model: &str,
+) -> Option<&'a serde_json::Map<String, serde_json::Value>> {
+    let list = upstream
+        .options
+        .get("azure_deployment_config")?
+        .as_array()?;
+    let entries = || list.iter().filter_map(serde_json::Value::as_object);
+    let named = |e: &&serde_json::Map<String, serde_json::Value>| {
+        ["azure_model_slug", "alias"]
+            .iter()
+            .any(|k| e.get(*k).and_then(serde_json::Value::as_str) == Some(model))
+    };
+    let default = |e: &&serde_json::Map<String, serde_json::Value>| {
+        e.get("is_default").and_then(serde_json::Value::as_bool) == Some(true)
+    };
+    entries()
+        .find(named)
+        .or_else(|| entries().find(default))
+        .or_else(|| entries().next())
+}
+
 /// `https://{resource}.openai.azure.com/openai/deployments/{deployment}{path}?api-version={v}`;
 /// `api_version: "v1"` selects Azure's version-less `/openai/v1{path}` surface.
-fn azure_url(upstream: &Upstream, path: &str) -> Result<String, GatewayError> {
-    let api_version = upstream.option("api_version").unwrap_or("2024-10-21");
+fn azure_url(upstream: &Upstream, path: &str, model: &str) -> Result<String, GatewayError> {
+    let picked = pick_deployment(upstream, model);
+    let from_pick = |k: &str| {
+        picked
+            .and_then(|e| e.get(k))
+            .and_then(serde_json::Value::as_str)
+    };
+    let api_version = from_pick("azure_api_version")
+        .or_else(|| upstream.option("api_version"))
+        .unwrap_or("2024-10-21");
     let base = match upstream.custom_host.as_deref() {
         Some(h) => h.trim_end_matches('/').to_owned(),
         None => {
@@ -98,7 +131,7 @@ fn azure_url(upstream: &Upstream, path: &str) -> Result<String, GatewayError> {
     if api_version == "v1" {
         return Ok(format!("{base}/v1{path}"));
     }
-    let deployment = upstream.option("deployment_id").ok_or_else(|| {
+    let deployment = from_pick("azure_deployment_name").or_else(|| upstream.option("deployment_id")).ok_or_else(|| {
         GatewayError::new(
             ErrorCode::InvalidHeader,
             "azure-openai needs a deployment: set x-portkey-azure-deployment-id or deployment_id in the config",
@@ -246,6 +279,30 @@ mod tests {
         assert_eq!(
             r.url,
             "https://res.openai.azure.com/openai/v1/chat/completions"
+        );
+    }
+
+    #[test]
+    fn azure_picks_the_catalog_deployment_for_the_model() {
+        let mut u = up("azure-openai");
+        u.options = obj(json!({"resource_name": "res", "azure_deployment_config": [
+            {"azure_deployment_name": "d-mini", "azure_api_version": "2024-06-01", "azure_model_slug": "gpt-4o-mini"},
+            {"azure_deployment_name": "d-4o", "azure_api_version": "2024-08-01", "is_default": true}]}));
+        let body = obj(json!({"model": "gpt-4o-mini"}));
+        let r = build(Flavor::Azure, Endpoint::ChatComplete, &body, None, &u).unwrap();
+        assert!(
+            r.url
+                .ends_with("/deployments/d-mini/chat/completions?api-version=2024-06-01"),
+            "{}",
+            r.url
+        );
+        let body = obj(json!({"model": "other"}));
+        let r = build(Flavor::Azure, Endpoint::ChatComplete, &body, None, &u).unwrap();
+        assert!(
+            r.url
+                .ends_with("/deployments/d-4o/chat/completions?api-version=2024-08-01"),
+            "{}",
+            r.url
         );
     }
 

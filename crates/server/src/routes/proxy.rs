@@ -5,19 +5,20 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use http_body_util::{BodyExt, Limited};
+use portcullis_config::headers;
 use portcullis_config::plan::NodeKind;
-use portcullis_config::{build_plan, headers};
 use portcullis_engine::{ProxyBody, ProxyCall};
 use tokio::sync::Mutex;
 
 use crate::extract;
+use crate::governance;
 use crate::pipeline::trace_id;
 use crate::respond::{self, Ingress};
 use crate::state::AppState;
 
 pub async fn passthrough(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let portkey = match headers::parse(&parts.headers) {
+    let mut portkey = match headers::parse(&parts.headers) {
         Ok(h) => h,
         Err(e) => return respond::error(e, Ingress::OpenAi, None),
     };
@@ -26,7 +27,11 @@ pub async fn passthrough(State(state): State<Arc<AppState>>, req: Request) -> Re
     if let Err(e) = extract::check_content_type(&parts.headers, false) {
         return fail(e);
     }
-    let plan = match build_plan(&state.build_ctx(), &portkey, None) {
+    let (snap, caller) = match governance::admit_caller(&state, &parts.headers, &mut portkey) {
+        Ok(c) => c,
+        Err(e) => return respond::error(e, Ingress::OpenAi, Some(&trace)),
+    };
+    let plan = match governance::plan(&state, &snap, &caller, &portkey, None) {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
