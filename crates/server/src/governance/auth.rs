@@ -78,14 +78,14 @@ pub fn authenticate(
     let bearer =
         header(headers, "authorization").map(|a| a.strip_prefix("Bearer ").unwrap_or(a).trim());
     let candidate = bearer.or_else(|| header(headers, "x-api-key"));
-    if let Some(k) = candidate {
-        if let Some(p) = snap.principal(&KeyHash::of(k)) {
-            check_expiry(p, now_ms)?;
-            return Ok(Caller::Key {
-                principal: p.clone(),
-                from_provider_header: true,
-            });
-        }
+    if let Some(k) = candidate
+        && let Some(p) = snap.principal(&KeyHash::of(k))
+    {
+        check_expiry(p, now_ms)?;
+        return Ok(Caller::Key {
+            principal: p.clone(),
+            from_provider_header: true,
+        });
     }
     if open {
         return Ok(Caller::Open);
