@@ -63,3 +63,6 @@ pub fn plan(
     };
     build_plan(&ctx, portkey, model)
 }
+
+#[cfg(test)]
+mod tests;
