@@ -26,6 +26,39 @@ fn merged<'a>(body: &'a JsonObject, over: &JsonObject) -> Cow<'a, JsonObject> {
     Cow::Owned(m)
 }
 
+/// A catalog account with a model allow-list refuses other models (Portkey's 412).
+fn model_allowed(
+    up: &portcullis_providers::Upstream,
+    body: &JsonObject,
+) -> Result<(), GatewayError> {
+    let Some(allowed) = up.account.as_ref().and_then(|a| a.allowed_models.as_ref()) else {
+        return Ok(());
+    };
+    let model = body
+        .get("model")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("");
+    if allowed.contains(model) {
+        return Ok(());
+    }
+    let whose = up
+        .account
+        .as_ref()
+        .and_then(|a| a.integration_slug.clone())
+        .unwrap_or_else(|| up.slug.clone());
+    Err(GatewayError::new(
+        ErrorCode::ModelNotAllowed,
+        format!(
+            "Model {model} is not allowed for this integration ({whose}); allowed: {}",
+            {
+                let mut v: Vec<&str> = allowed.iter().map(String::as_str).collect();
+                v.sort_unstable();
+                v.join(", ")
+            }
+        ),
+    ))
+}
+
 /// Portkey's 408 for an attempt that outlived its `request_timeout`.
 pub(crate) fn timeout_error(t: Duration) -> GatewayError {
     // Portkey prints the number the client sent: `5000ms`, `150.5ms`.
@@ -99,6 +132,9 @@ impl Engine {
     pub(crate) async fn run_target(&self, target: &Target, path: &str, call: &Call) -> Outcome {
         let up = &target.upstream;
         let body = merged(&call.body, &target.override_params);
+        if let Err(e) = model_allowed(up, &body) {
+            return Outcome::error(e, path, Some(up.slug.clone()));
+        }
         let pristine = matches!(body, Cow::Borrowed(_)).then_some(&call.raw);
         let prepared = Leg::prepare(
             call.endpoint,

@@ -504,3 +504,78 @@ async fn model_is_filled_in_when_the_provider_omits_it() {
     let v: Value = serde_json::from_str(&body_text(o).await).unwrap();
     assert_eq!(v["model"], "gpt-4o");
 }
+
+/// A catalog whose `@restricted` account may call only `gpt-4o`.
+struct Restricted;
+
+impl portcullis_config::Catalog for Restricted {
+    fn provider(&self, slug: &str) -> Option<portcullis_providers::Upstream> {
+        let mut up =
+            portcullis_providers::Upstream::new(portcullis_providers::registry::find("openai")?);
+        if slug == "restricted" {
+            up.account = Some(Arc::new(portcullis_providers::Account {
+                provider_id: "p".into(),
+                provider_slug: "restricted".into(),
+                integration_id: Some("i".into()),
+                integration_slug: Some("openai-prod".into()),
+                workspace_id: "w".into(),
+                allowed_models: Some(["gpt-4o".to_owned()].into_iter().collect()),
+            }));
+        }
+        Some(up)
+    }
+    fn saved_config(&self, _: &str) -> Option<Arc<Value>> {
+        None
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_allow_list_refuses_other_models_and_the_fallback_moves_on() {
+    let hosts = HostPolicy::default();
+    let ctx = BuildCtx {
+        hosts: &hosts,
+        catalog: &Restricted,
+    };
+    let cfg = json!({"strategy": {"mode": "fallback"}, "targets": [
+        {"provider": "@restricted"}, {"provider": "@other"}]});
+    let headers = PortkeyHeaders {
+        config: Some(cfg.to_string()),
+        debug: true,
+        ..Default::default()
+    };
+    let plan = build_plan(&ctx, &headers, None).unwrap();
+    let fake = Fake::new(vec![ok_chat()]);
+    let engine = Engine::new(fake.clone(), EngineSettings::default());
+    let o = engine
+        .execute(
+            &plan,
+            &chat(json!({"model": "gpt-4o-mini", "messages": []})),
+        )
+        .await;
+    assert_eq!(o.status, 200, "fell back to the unrestricted account");
+    assert_eq!(o.option_path, "config.targets[1]");
+    let single = PortkeyHeaders {
+        config: Some(json!({"provider": "@restricted"}).to_string()),
+        debug: true,
+        ..Default::default()
+    };
+    let plan = build_plan(&ctx, &single, None).unwrap();
+    let o = engine
+        .execute(
+            &plan,
+            &chat(json!({"model": "gpt-4o-mini", "messages": []})),
+        )
+        .await;
+    assert_eq!(o.status, 412);
+    let body = body_text(o).await;
+    assert!(
+        body.contains("model_not_allowed_error")
+            && body.contains("Model gpt-4o-mini is not allowed"),
+        "{body}"
+    );
+    assert_eq!(
+        fake.calls(),
+        1,
+        "the refused model never reached the provider"
+    );
+}
