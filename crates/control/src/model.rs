@@ -59,6 +59,12 @@ pub struct Defaults {
     /// `false`: a request that sends its own config is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_config_override: Option<bool>,
+    /// Rate limits applied to each end user (`_user` metadata) separately.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_rate_limits: Option<Vec<RateLimit>>,
+    /// A budget applied to each end user (`_user` metadata) separately.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_usage_limits: Option<UsageLimit>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -10,6 +10,7 @@ use portcullis_core::{ErrorCode, GatewayError, JsonObject};
 use crate::Engine;
 use crate::call::Call;
 use crate::exchange::{Exchange, Failure};
+use crate::gate::Pass;
 use crate::leg::Leg;
 use crate::outcome::Outcome;
 use crate::retry::{RETRY_AFTER_BUDGET, backoff};
@@ -129,12 +130,33 @@ pub(crate) fn next_step(
 }
 
 impl Engine {
+    fn settle_pass(
+        &self,
+        pass: Option<Pass>,
+        provider: &str,
+        model: &str,
+        usage: Option<portcullis_core::Usage>,
+        called: bool,
+    ) {
+        if let (Some(gate), Some(pass)) = (&self.gate, pass) {
+            gate.settle(pass, provider, model, usage, called);
+        }
+    }
+
     pub(crate) async fn run_target(&self, target: &Target, path: &str, call: &Call) -> Outcome {
         let up = &target.upstream;
         let body = merged(&call.body, &target.override_params);
         if let Err(e) = model_allowed(up, &body) {
             return Outcome::error(e, path, Some(up.slug.clone()));
         }
+        // The account's own limits, once per target: a refusal is this target's answer.
+        let mut pass = match &self.gate {
+            Some(g) => match g.admit(up, &body).await {
+                Ok(p) => p,
+                Err(e) => return Outcome::error(e, path, Some(up.slug.clone())),
+            },
+            None => None,
+        };
         let pristine = matches!(body, Cow::Borrowed(_)).then_some(&call.raw);
         let prepared = Leg::prepare(
             call.endpoint,
@@ -147,7 +169,10 @@ impl Engine {
         drop(body);
         let (leg, mut req) = match prepared {
             Ok(p) => p,
-            Err(e) => return Outcome::error(e, path, Some(up.slug.clone())),
+            Err(e) => {
+                self.settle_pass(pass, &up.slug, "", None, false);
+                return Outcome::error(e, path, Some(up.slug.clone()));
+            }
         };
         for name in &target.forward_headers {
             if let Some(v) = call.client_headers.get(name) {
@@ -157,7 +182,7 @@ impl Engine {
         let mut spent = Duration::ZERO;
         let mut attempt = 0u32;
         loop {
-            let exchange = self.exchange(&req, &leg);
+            let exchange = self.exchange(&req, &leg, &mut pass, call);
             let result = match target.request_timeout {
                 Some(t) => tokio::time::timeout(t, exchange)
                     .await
@@ -168,12 +193,23 @@ impl Engine {
                 Exchange::Done(mut o) => {
                     o.option_path = path.to_owned();
                     o.retry_count = attempt as i32;
+                    // A stream took the pass; a complete answer settles it now.
+                    self.settle_pass(
+                        pass.take(),
+                        &leg.ctx.provider,
+                        &leg.ctx.model,
+                        o.usage,
+                        true,
+                    );
                     return o;
                 }
                 Exchange::Failed(f) => f,
             };
             match next_step(target, &(&failure).into(), attempt, &mut spent) {
-                Next::Stop(count) => return failure.into_outcome(path, count, &up.slug),
+                Next::Stop(count) => {
+                    self.settle_pass(pass.take(), &leg.ctx.provider, &leg.ctx.model, None, false);
+                    return failure.into_outcome(path, count, &up.slug);
+                }
                 Next::Retry(wait) => {
                     tracing::debug!(provider = %up.slug, status = failure.status.as_u16(), ?wait, "retrying");
                     tokio::time::sleep(wait).await;

@@ -6,6 +6,7 @@ use portcullis_core::{Endpoint, JsonObject};
 use tokio::sync::Mutex;
 
 use crate::body::Body;
+use crate::stream::OnStreamEnd;
 
 /// A JSON inference call (chat, completions, embeddings, messages, …).
 pub struct Call {
@@ -20,6 +21,14 @@ pub struct Call {
     pub path: String,
     /// Gateway time, unix seconds.
     pub created: u64,
+    /// Told how a streamed answer ended (usage, errors, client gone): for settling and logging.
+    pub on_stream_end: std::sync::Mutex<Option<OnStreamEnd>>,
+}
+
+impl Call {
+    pub(crate) fn take_on_stream_end(&self) -> Option<OnStreamEnd> {
+        self.on_stream_end.lock().ok().and_then(|mut g| g.take())
+    }
 }
 
 /// A passthrough call: the body is streamed (or buffered when retries may replay it).

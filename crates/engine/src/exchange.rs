@@ -10,9 +10,11 @@ use portcullis_providers::UpstreamRequest;
 
 use crate::Engine;
 use crate::body::{self, collect_limited};
+use crate::call::Call;
+use crate::gate::Pass;
 use crate::leg::Leg;
 use crate::outcome::{Outcome, OutcomeBody, sanitize};
-use crate::stream::TranslatedStream;
+use crate::stream::{OnStreamEnd, StreamEnd, TranslatedStream};
 
 /// A failed attempt, kept until the retry loop decides what to do with it.
 pub(crate) struct Failure {
@@ -70,7 +72,41 @@ fn is_event_stream(headers: &HeaderMap) -> bool {
 }
 
 impl Engine {
-    pub(crate) async fn exchange(&self, req: &UpstreamRequest, leg: &Leg) -> Exchange {
+    fn watch_stream_end(
+        &self,
+        stream: &mut TranslatedStream,
+        ctx: &portcullis_providers::ResponseCtx,
+        pass: Option<Pass>,
+        callback: Option<OnStreamEnd>,
+    ) {
+        if pass.is_none() && callback.is_none() {
+            return;
+        }
+        let gate = self.gate.clone();
+        stream.on_end(
+            &ctx.provider,
+            &ctx.model,
+            Box::new(move |end: StreamEnd| {
+                if let (Some(gate), Some(pass)) = (gate, pass) {
+                    // No usage (client gone, cut stream): the estimate stays charged.
+                    gate.settle(pass, &end.provider, &end.model, end.usage, true);
+                }
+                if let Some(cb) = callback {
+                    cb(end);
+                }
+            }),
+        );
+    }
+
+    /// One exchange. A committed stream takes the target's gate `pass` and the call's
+    /// stream-end callback, to settle and report when the stream ends.
+    pub(crate) async fn exchange(
+        &self,
+        req: &UpstreamRequest,
+        leg: &Leg,
+        pass: &mut Option<Pass>,
+        call: &Call,
+    ) -> Exchange {
         let ctx = &leg.ctx;
         let mut builder = Request::builder().method(req.method.clone()).uri(&req.url);
         if let Some(h) = builder.headers_mut() {
@@ -120,6 +156,7 @@ impl Engine {
                     false,
                 ));
             }
+            self.watch_stream_end(&mut stream, ctx, pass.take(), call.take_on_stream_end());
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
             headers.insert("cache-control", HeaderValue::from_static("no-cache"));
             // Tell buffering reverse proxies (nginx) to flush every event.

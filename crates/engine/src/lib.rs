@@ -7,6 +7,7 @@ mod attempt;
 pub mod body;
 mod call;
 mod exchange;
+pub mod gate;
 mod leg;
 mod outcome;
 mod proxy;
@@ -27,7 +28,8 @@ pub use outcome::{Outcome, OutcomeBody};
 pub use proxy::proxy_url;
 pub use transport::{ClientSettings, HttpTransport, Transport};
 
-use strategy::{BoxFuture, Leaf};
+pub use strategy::BoxFuture;
+use strategy::Leaf;
 
 /// Limits on what the engine reads from providers.
 #[derive(Debug, Clone)]
@@ -56,6 +58,7 @@ impl Default for EngineSettings {
 pub struct Engine {
     transport: Arc<dyn Transport>,
     settings: EngineSettings,
+    gate: Option<Arc<dyn gate::Gate>>,
 }
 
 struct JsonLeaf<'a> {
@@ -87,7 +90,14 @@ impl Engine {
         Engine {
             transport,
             settings,
+            gate: None,
         }
+    }
+
+    /// Admits every target attempt through `gate` (provider and integration limits).
+    pub fn with_gate(mut self, gate: Arc<dyn gate::Gate>) -> Engine {
+        self.gate = Some(gate);
+        self
     }
 
     /// Executes `plan` for a JSON inference call.

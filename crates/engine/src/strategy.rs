@@ -10,7 +10,7 @@ use portcullis_core::{ErrorCode, GatewayError, JsonObject};
 use crate::Engine;
 use crate::outcome::Outcome;
 
-pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Runs one leaf; the JSON and passthrough routes each have their own.
 pub(crate) trait Leaf: Sync {

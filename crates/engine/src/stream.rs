@@ -22,6 +22,9 @@ use crate::body::{Body, BoxError};
 /// How a stream ended, reported once (to logging and metrics).
 #[derive(Debug, Clone)]
 pub struct StreamEnd {
+    /// The provider and model the stream came from (for pricing).
+    pub provider: String,
+    pub model: String,
     pub usage: Option<Usage>,
     pub error: Option<GatewayError>,
     /// False when the client went away before the end.
@@ -43,6 +46,8 @@ pub struct TranslatedStream {
     idle: Duration,
     sleep: Pin<Box<Sleep>>,
     on_end: Option<OnStreamEnd>,
+    provider: String,
+    model: String,
 }
 
 impl TranslatedStream {
@@ -64,11 +69,15 @@ impl TranslatedStream {
             idle,
             sleep: Box::pin(tokio::time::sleep(idle)),
             on_end: None,
+            provider: String::new(),
+            model: String::new(),
         }
     }
 
-    /// Registers the callback told how the stream ended.
-    pub fn on_end(&mut self, f: OnStreamEnd) {
+    /// Registers the callback told how the stream ended, and what to call its source.
+    pub fn on_end(&mut self, provider: &str, model: &str, f: OnStreamEnd) {
+        self.provider = provider.to_owned();
+        self.model = model.to_owned();
         self.on_end = Some(f);
     }
 
@@ -95,6 +104,8 @@ impl TranslatedStream {
     fn report(&mut self, error: Option<GatewayError>, completed: bool) {
         if let Some(f) = self.on_end.take() {
             f(StreamEnd {
+                provider: std::mem::take(&mut self.provider),
+                model: std::mem::take(&mut self.model),
                 usage: self.translator.usage(),
                 error,
                 completed,

@@ -25,10 +25,12 @@ use axum::response::Response;
 use portcullis_config::{PortkeyHeaders, headers};
 use portcullis_core::{Endpoint, GatewayError, JsonObject};
 use portcullis_engine::Call;
+use portcullis_engine::stream::{OnStreamEnd, StreamEnd};
 use serde_json::Value;
 
 use crate::extract;
 use crate::governance;
+use crate::governance::admit::{self, Pending};
 use crate::respond::{self, Ingress};
 use crate::state::AppState;
 
@@ -90,9 +92,36 @@ pub async fn json(
         Ok(p) => p,
         Err(e) => return fail(e),
     };
-    // 3. admit, 4. input guardrails, 5. cache lookup: see the module docs.
+    // 3. admit: the caller's rate limits and budgets (provider accounts are admitted per
+    //    target inside the engine, so a fallback can move past an exhausted one).
+    let user = admit::end_user(&portkey.metadata, &body);
+    let limits = admit::caller_limits(&caller, &snap, user.as_deref());
+    let mut rate_headers = Vec::new();
+    let pending = if limits.is_empty() {
+        None
+    } else {
+        let est = admit::estimate(state.prices, admit::first_provider(&plan), &body, raw.len());
+        match state.limiter.admit(&limits, est).await {
+            Ok(a) => {
+                rate_headers = a.headers();
+                Some(Pending::new(
+                    a.reservation,
+                    state.limiter.clone(),
+                    state.prices,
+                    state.crossings.clone(),
+                ))
+            }
+            Err(r) => return fail(admit::refusal_error(r)),
+        }
+    };
+    // 4. input guardrails, 5. cache lookup: see the module docs.
 
     // 6–7. execute the plan.
+    let on_end = pending.clone().map(|p| {
+        Box::new(move |end: StreamEnd| p.settle(&end.provider, &end.model, end.usage.as_ref()))
+            as OnStreamEnd
+    });
+    let requested_model = model.unwrap_or_default().to_owned();
     let call = Call {
         endpoint,
         body,
@@ -101,9 +130,37 @@ pub async fn json(
         metadata: portkey.metadata,
         path: parts.uri.path().to_owned(),
         created: unix_now(),
+        on_stream_end: std::sync::Mutex::new(on_end),
     };
     let outcome = state.engine.execute(&plan, &call).await;
 
-    // 8. output guardrails, 9. settle, 10. record: see the module docs.
-    respond::outcome(outcome, ingress, &trace)
+    // 8. output guardrails: see the module docs.
+    // 9. settle: a stream settles when it ends (its callback was taken); anything else now.
+    if let Some(p) = &pending {
+        let streaming = call
+            .on_stream_end
+            .lock()
+            .map(|g| g.is_none())
+            .unwrap_or(false);
+        if !streaming {
+            if outcome.is_success() {
+                let model = outcome.model.as_deref().unwrap_or(&requested_model);
+                p.settle(
+                    outcome.provider.as_deref().unwrap_or(""),
+                    model,
+                    outcome.usage.as_ref(),
+                );
+            } else {
+                p.release();
+            }
+        }
+    }
+    // 10. record: see the module docs.
+    let mut resp = respond::outcome(outcome, ingress, &trace);
+    for (name, value) in rate_headers {
+        if let Ok(v) = http::HeaderValue::from_str(&value) {
+            resp.headers_mut().insert(name, v);
+        }
+    }
+    resp
 }

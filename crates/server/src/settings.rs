@@ -17,6 +17,73 @@ pub struct Settings {
     pub upstream: UpstreamSettings,
     /// Hosts a `custom_host` may point at although private: names, `*.suffix`, IPs, CIDRs.
     pub trusted_custom_hosts: Vec<String>,
+    pub governance: GovernanceSettings,
+    pub notifications: NotificationSettings,
+}
+
+/// Where the control plane lives and how limits are shared.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GovernanceSettings {
+    /// `postgres://…` for several replicas; empty: SQLite in the data directory.
+    pub database_url: Option<String>,
+    /// `redis://…`: rate limits and budgets shared by every replica.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key (several gateways may share one Redis).
+    pub redis_prefix: String,
+    /// `window`: a full window's worth may pass at once (at most 2L−1 in any window);
+    /// `strict`: at most L in every sliding window, no bursts.
+    pub rate_limit_burst: portcullis_limits::Burst,
+    /// How often settled budget spend is written to the database.
+    pub spend_flush_secs: u64,
+}
+
+impl Default for GovernanceSettings {
+    fn default() -> Self {
+        GovernanceSettings {
+            database_url: None,
+            redis_url: None,
+            redis_prefix: "portcullis:".into(),
+            rate_limit_burst: portcullis_limits::Burst::Window,
+            spend_flush_secs: 2,
+        }
+    }
+}
+
+/// Where budget alerts go (besides the audit log).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotificationSettings {
+    /// Receives a JSON POST per crossing.
+    pub webhook_url: Option<String>,
+    pub smtp: Option<SmtpSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    /// Upgrade with STARTTLS (off only for a local relay).
+    #[serde(default = "default_true")]
+    pub starttls: bool,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The environment variable holding the SMTP password (never the password itself).
+    #[serde(default)]
+    pub password_env: Option<String>,
+    pub from: String,
+    #[serde(default)]
+    pub to: Vec<String>,
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+
+fn default_true() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -71,6 +138,8 @@ impl Default for Settings {
                 "::1".into(),
                 "host.docker.internal".into(),
             ],
+            governance: GovernanceSettings::default(),
+            notifications: NotificationSettings::default(),
         }
     }
 }

@@ -5,7 +5,13 @@ use std::sync::Arc;
 use portcullis_config::HostPolicy;
 use portcullis_engine::{ClientSettings, Engine, EngineSettings, HttpTransport, Transport};
 
+use portcullis_control::repo::Repository;
+use portcullis_limits::{InProcessLimiter, Limiter, SystemClock};
+use portcullis_pricing::PriceTable;
+
 use crate::governance::SnapshotHolder;
+use crate::governance::gate::LimitGate;
+use crate::governance::notify::{self, Crossings};
 use crate::settings::Settings;
 
 pub struct AppState {
@@ -16,6 +22,13 @@ pub struct AppState {
     pub snapshots: Arc<SnapshotHolder>,
     /// Open mode may be served at all: a loopback address, or `allow_open_mode`.
     pub open_allowed: bool,
+    /// Rate limits and budgets (in process, or shared through Redis).
+    pub limiter: Arc<dyn Limiter>,
+    pub prices: &'static PriceTable,
+    /// Budget alerts (audit log, webhook, email).
+    pub crossings: Crossings,
+    /// The control-plane store, when the gateway runs with one (`serve` always does).
+    pub repo: Option<Arc<dyn Repository>>,
 }
 
 impl AppState {
@@ -31,11 +44,40 @@ impl AppState {
         Self::with_transport(settings, Arc::new(HttpTransport::new(&client)))
     }
 
+    /// State with a given transport, an in-process limiter and no store (open mode until keys
+    /// are loaded into the snapshot). Must run inside the Tokio runtime.
     pub fn with_transport(
         settings: Settings,
         transport: Arc<dyn Transport>,
     ) -> Result<AppState, String> {
+        let limiter: Arc<dyn Limiter> = Arc::new(InProcessLimiter::new(
+            Arc::new(SystemClock),
+            settings.governance.rate_limit_burst,
+        ));
+        Self::assemble(settings, transport, limiter, None)
+    }
+
+    /// The parts wired together: the engine admits every target through the limiter.
+    pub fn assemble(
+        settings: Settings,
+        transport: Arc<dyn Transport>,
+        limiter: Arc<dyn Limiter>,
+        repo: Option<Arc<dyn Repository>>,
+    ) -> Result<AppState, String> {
         let hosts = HostPolicy::with_trusted(&settings.trusted_custom_hosts)?;
+        let snapshots = Arc::new(SnapshotHolder::default());
+        let prices = PriceTable::bundled();
+        let crossings = notify::start(
+            settings.notifications.clone(),
+            repo.clone(),
+            transport.clone(),
+        );
+        let gate = Arc::new(LimitGate {
+            limiter: limiter.clone(),
+            prices,
+            snapshots: snapshots.clone(),
+            crossings: crossings.clone(),
+        });
         let engine = Engine::new(
             transport,
             EngineSettings {
@@ -46,14 +88,19 @@ impl AppState {
                 ),
                 max_passthrough_body_bytes: settings.limits.max_passthrough_body_bytes,
             },
-        );
+        )
+        .with_gate(gate);
         let open_allowed = settings.server.host.is_loopback() || settings.server.allow_open_mode;
         Ok(AppState {
             settings,
             engine,
             hosts,
-            snapshots: Arc::new(SnapshotHolder::default()),
+            snapshots,
             open_allowed,
+            limiter,
+            prices,
+            crossings,
+            repo,
         })
     }
 }

@@ -1,9 +1,12 @@
 //! Governance on the request path: who is calling (gateway keys), what `@slug` and saved configs
 //! name (the catalog), all read from one in-memory snapshot that admin changes replace.
 
+pub mod admit;
 pub mod auth;
 pub mod catalog;
 pub mod defaults;
+pub mod gate;
+pub mod notify;
 pub mod snapshot;
 
 use std::sync::Arc;

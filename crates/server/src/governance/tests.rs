@@ -34,6 +34,7 @@ fn workspace(id: &str, default: bool) -> Workspace {
                     .clone(),
             ),
             allow_config_override: None,
+            ..Default::default()
         }),
         usage_limits: None,
         rate_limits: vec![],

@@ -50,6 +50,7 @@ pub async fn list(State(state): State<Arc<AppState>>, req: Request) -> Response 
         metadata: portkey.metadata,
         path: parts.uri.path().to_owned(),
         created: unix_now(),
+        on_stream_end: Default::default(),
     };
     let outcome = state.engine.execute(&plan, &call).await;
     respond::outcome(outcome, Ingress::OpenAi, &trace)
