@@ -26,9 +26,18 @@ impl Drop for Proc {
     }
 }
 
+/// A fresh data directory, so tests never share (or leave behind) a database.
+fn data_dir() -> String {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("pc-cli-data-{}-{n}", std::process::id()));
+    dir.to_string_lossy().into_owned()
+}
+
 fn spawn(args: &[&str], env: &[(&str, &str)]) -> Proc {
     let mut cmd = Command::new(BIN);
     cmd.args(args).stdout(Stdio::null()).stderr(Stdio::null());
+    cmd.env("PORTCULLIS_DATA_DIR", data_dir());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -79,6 +88,7 @@ fn open_mode_on_a_public_address_must_be_asked_for() {
             "--port",
             &free_port().to_string(),
         ])
+        .env("PORTCULLIS_DATA_DIR", data_dir())
         .output()
         .unwrap();
     assert!(!out.status.success());

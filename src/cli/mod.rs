@@ -53,6 +53,12 @@ pub struct ServeArgs {
     /// Allow open mode (clients bring provider keys) on a non-loopback address.
     #[arg(long, env = "PORTCULLIS_ALLOW_OPEN_MODE")]
     pub allow_open_mode: bool,
+    /// `postgres://…` to share the control plane between replicas [default: SQLite in the data dir].
+    #[arg(long, env = "PORTCULLIS_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// `redis://…` to share rate limits and budgets between replicas [default: in process].
+    #[arg(long, env = "PORTCULLIS_REDIS_URL")]
+    pub redis_url: Option<String>,
 }
 
 #[derive(Args, Debug)]

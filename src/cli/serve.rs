@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use portcullis_server::{AppState, Settings, app, edge, serve};
+use portcullis_server::{Settings, admin, app, edge, serve, startup};
 
 use super::ServeArgs;
 
@@ -21,28 +21,47 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     if let Some(dir) = args.data_dir {
         settings.server.data_dir = dir;
     }
+    if let Some(url) = args.database_url {
+        settings.governance.database_url = Some(url);
+    }
+    if let Some(url) = args.redis_url {
+        settings.governance.redis_url = Some(url);
+    }
     settings.server.allow_open_mode |= args.allow_open_mode;
     settings.validate().map_err(|e| e.to_string())?;
-    if !settings.server.host.is_loopback() && !settings.server.allow_open_mode {
-        return Err(format!(
-            "refusing to serve open mode on {}: without gateway keys anyone who can reach this address \
-             can use it. Bind to 127.0.0.1, or pass --allow-open-mode (PORTCULLIS_ALLOW_OPEN_MODE=true) \
-             if that is what you want.",
-            settings.server.host
-        ));
-    }
     let addr = SocketAddr::new(settings.server.host, settings.server.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let state = AppState::new(settings.clone())?;
+    let started = startup::start(settings.clone()).await?;
+    let snap = started.state.snapshots.load();
+    if !settings.server.host.is_loopback() && !settings.server.allow_open_mode && !snap.has_keys() {
+        return Err(format!(
+            "refusing to serve open mode on {}: without gateway keys anyone who can reach this address \
+             can use it. Create keys (`portcullis keys create`, or PORTCULLIS_ADMIN_KEY), bind to \
+             127.0.0.1, or pass --allow-open-mode (PORTCULLIS_ALLOW_OPEN_MODE=true) if that is what you want.",
+            settings.server.host
+        ));
+    }
     let gate = edge::Gate::new(settings.limits.max_concurrent_requests);
-    let router = app::router(Arc::new(state), gate);
+    let repo: Arc<dyn portcullis_control::repo::Repository> = started.store.clone();
+    let ctx = admin::context(&started.state, repo.clone(), started.sealer.clone());
+    let limiter = started.state.limiter.clone();
+    let router = app::router(Arc::new(started.state), gate, Some(ctx));
     tracing::info!(
-        "Portcullis {} listening on http://{addr}",
-        env!("CARGO_PKG_VERSION")
+        "Portcullis {} listening on http://{addr} ({})",
+        env!("CARGO_PKG_VERSION"),
+        if snap.open() {
+            "open mode: clients bring their provider keys"
+        } else {
+            "gateway keys required"
+        }
     );
-    serve::serve(listener, router, &settings, super::shutdown_signal())
+    drop(snap);
+    let served = serve::serve(listener, router, &settings, super::shutdown_signal())
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string());
+    // Nothing settled is lost: the last spend goes to the store before exit.
+    startup::flush_spend(repo.as_ref(), limiter.as_ref()).await;
+    served
 }

@@ -100,7 +100,7 @@ pub fn build_plan(
             "Invalid config passed",
         ));
     };
-    apply_header_overrides(&mut node, headers, header_host.as_deref());
+    apply_header_overrides(&mut node, headers, header_host.as_deref())?;
     Ok(Plan { root: node })
 }
 
@@ -163,15 +163,26 @@ fn config_object(ctx: &BuildCtx<'_>, raw: &str) -> Result<Map<String, Value>, Ga
 }
 
 /// Headers beat the config for every target (Portkey reads them at the leaf).
-fn apply_header_overrides(node: &mut Node, h: &PortkeyHeaders, host: Option<&str>) {
+fn apply_header_overrides(
+    node: &mut Node,
+    h: &PortkeyHeaders,
+    host: Option<&str>,
+) -> Result<(), GatewayError> {
     match &mut node.kind {
-        NodeKind::Strategy(s) => s
-            .targets
-            .iter_mut()
-            .for_each(|t| apply_header_overrides(t, h, host)),
+        NodeKind::Strategy(s) => {
+            for t in &mut s.targets {
+                apply_header_overrides(t, h, host)?;
+            }
+        }
         NodeKind::Target(t) => {
             let t: &mut Target = Arc::make_mut(t);
             if let Some(host) = host {
+                if t.upstream.account.is_some() {
+                    return Err(GatewayError::new(
+                        ErrorCode::InvalidCustomHost,
+                        format!("Invalid custom host: {}", crate::node::CATALOG_HOST_MESSAGE),
+                    ));
+                }
                 t.upstream.custom_host = Some(host.to_owned());
             }
             if let Some(fh) = &h.forward_headers {
@@ -191,4 +202,5 @@ fn apply_header_overrides(node: &mut Node, h: &PortkeyHeaders, host: Option<&str
             }
         }
     }
+    Ok(())
 }

@@ -17,6 +17,9 @@ use crate::plan::{
 use crate::ssrf::HostPolicy;
 use crate::{Catalog, keys};
 
+/// Why a client may not re-point a catalog provider.
+pub const CATALOG_HOST_MESSAGE: &str = "custom_host cannot be used with an @slug provider: its stored credentials only go to the host configured on its integration";
+
 /// The cross-field rule's message, as Portkey words it.
 pub const NODE_SHAPE_MESSAGE: &str = "Invalid configuration. It must have either 'provider' and 'api_key', or 'strategy' and 'targets', or 'cache', or 'retry', or 'request_timeout'";
 
@@ -513,7 +516,14 @@ impl Walk<'_> {
                 upstream.options.insert(k.clone(), v.clone());
             }
         }
-        upstream.custom_host = inh.custom_host.or(upstream.custom_host);
+        if let Some(host) = inh.custom_host {
+            if upstream.account.is_some() {
+                // A catalog provider's stored key must only ever reach the host its admin set.
+                self.err(path, "custom_host", CATALOG_HOST_MESSAGE);
+                return None;
+            }
+            upstream.custom_host = Some(host);
+        }
         Some(Target {
             upstream,
             override_params,

@@ -204,15 +204,32 @@ impl ErrorCode {
                 Safe,
             ),
             ErrorCode::Internal => spec(500, Failure, "api_error", None, Gateway, Never),
-            ErrorCode::InvalidApiKey => spec(401, Pk, "authentication_error", Some("03"), Client, Never),
-            ErrorCode::ApiKeyExpired => spec(401, Pk, "authentication_error", Some("01"), Client, Never),
+            ErrorCode::InvalidApiKey => {
+                spec(401, Pk, "authentication_error", Some("03"), Client, Never)
+            }
+            ErrorCode::ApiKeyExpired => {
+                spec(401, Pk, "authentication_error", Some("01"), Client, Never)
+            }
             ErrorCode::Forbidden => spec(403, Pk, "permission_error", Some("033"), Client, Never),
-            ErrorCode::KeyRateLimited => spec(429, Pk, "rate_limit_error", Some("05"), Client, Safe),
-            ErrorCode::KeyBudgetExhausted => spec(412, Pk, "budget_exhausted_error", Some("04"), Client, Never),
+            ErrorCode::KeyRateLimited => {
+                spec(429, Pk, "rate_limit_error", Some("05"), Client, Safe)
+            }
+            ErrorCode::KeyBudgetExhausted => {
+                spec(412, Pk, "budget_exhausted_error", Some("04"), Client, Never)
+            }
             // The type names the scope (`integration_rate_limit_error`, …): set per error.
             ErrorCode::RateLimited => spec(429, OpenAi, "rate_limit_error", None, Client, Safe),
-            ErrorCode::BudgetExhausted => spec(412, OpenAi, "budget_exhausted_error", Some("04"), Client, Never),
-            ErrorCode::ModelNotAllowed => spec(412, OpenAi, "model_not_allowed_error", None, Client, Never),
+            ErrorCode::BudgetExhausted => spec(
+                412,
+                OpenAi,
+                "budget_exhausted_error",
+                Some("04"),
+                Client,
+                Never,
+            ),
+            ErrorCode::ModelNotAllowed => {
+                spec(412, OpenAi, "model_not_allowed_error", None, Client, Never)
+            }
             ErrorCode::ConfigOverrideNotAllowed => spec(400, Failure, INVALID, None, Client, Never),
         }
     }
@@ -520,7 +537,12 @@ mod tests {
                 BodyStyle::NotFound => assert_eq!(body["ok"], false),
                 BodyStyle::Portkey => {
                     assert_eq!(body["status"], "failure", "{code:?}");
-                    assert!(body["message"].as_str().unwrap().starts_with("Portkey Error: boom."));
+                    assert!(
+                        body["message"]
+                            .as_str()
+                            .unwrap()
+                            .starts_with("Portkey Error: boom.")
+                    );
                     assert_eq!(body["message"], body["error"]["message"]);
                 }
             }
@@ -570,8 +592,11 @@ mod tests {
             e.body_json(),
             json!({"status":"failure","message":"Portkey Error: Invalid API Key. Error Code: 03","error":{"message":"Portkey Error: Invalid API Key. Error Code: 03","code":"03"}})
         );
-        let e = GatewayError::new(ErrorCode::BudgetExhausted, "Portkey Integration openai-prod Usage Limit Exceeded")
-            .with_type("integration_exhaust_error");
+        let e = GatewayError::new(
+            ErrorCode::BudgetExhausted,
+            "Portkey Integration openai-prod Usage Limit Exceeded",
+        )
+        .with_type("integration_exhaust_error");
         assert_eq!(e.status().as_u16(), 412);
         assert_eq!(e.body_json()["error"]["type"], "integration_exhaust_error");
         assert_eq!(e.body_json()["error"]["code"], "04");

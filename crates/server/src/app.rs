@@ -4,14 +4,17 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{any, get, post};
+use portcullis_admin::AdminCtx;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::edge::{self, Gate};
 use crate::routes::{inference, meta, models, proxy};
 use crate::state::AppState;
 
-/// Builds the gateway's router. `gate` bounds requests in flight.
-pub fn router(state: Arc<AppState>, gate: Arc<Gate>) -> Router {
+/// Builds the gateway's router. `gate` bounds requests in flight; `admin` mounts the admin API
+/// (its static paths win over the `/v1/*` passthrough).
+pub fn router(state: Arc<AppState>, gate: Arc<Gate>, admin: Option<AdminCtx>) -> Router {
+    let admin = admin.map(portcullis_admin::router).unwrap_or_default();
     Router::new()
         .route("/", get(meta::root))
         .route("/v1/health", get(meta::health))
@@ -25,6 +28,7 @@ pub fn router(state: Arc<AppState>, gate: Arc<Gate>) -> Router {
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .with_state(state)
+        .merge(admin)
         .layer(edge::ShedLayer(gate))
         .layer(CatchPanicLayer::custom(edge::panic_response))
 }

@@ -1,5 +1,6 @@
 //! The HTTP surface of Portcullis: routes, edge limits, the request pipeline, serving.
 
+pub mod admin;
 pub mod app;
 pub mod edge;
 mod extract;
@@ -9,6 +10,7 @@ pub mod respond;
 mod routes;
 pub mod serve;
 pub mod settings;
+pub mod startup;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -53,7 +55,7 @@ pub async fn spawn(state: AppState) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
     let settings = state.settings.clone();
     let gate = edge::Gate::new(settings.limits.max_concurrent_requests);
-    let app = app::router(Arc::new(state), gate);
+    let app = app::router(Arc::new(state), gate, None);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         serve::serve(listener, app, &settings, async {

@@ -1,0 +1,68 @@
+//! What the admin API needs from the rest of the gateway: the store, the sealer, the key resolver,
+//! the config validator and a live view of budget usage.
+
+use std::sync::Arc;
+
+use portcullis_control::crypto::Sealer;
+use portcullis_control::principal::Authenticator;
+use portcullis_control::repo::Repository;
+use serde::Serialize;
+use serde_json::Value;
+
+/// Checks a gateway config (`(config JSON, workspace id)`) and returns Portkey-style error strings,
+/// each naming the path of what is wrong.
+pub type ConfigValidator =
+    Arc<dyn Fn(&Value, Option<&str>) -> Result<(), Vec<String>> + Send + Sync>;
+
+/// Everything the admin routes use. Cheap to clone (all shared).
+#[derive(Clone)]
+pub struct AdminCtx {
+    pub repo: Arc<dyn Repository>,
+    /// Seals provider keys and sensitive configuration values.
+    pub sealer: Sealer,
+    /// Resolves `x-portkey-api-key` / `Authorization: Bearer` to a principal.
+    pub auth: Arc<dyn Authenticator>,
+    pub validate_config: ConfigValidator,
+    /// Live budget usage per scope; `None` when the gateway runs without a limiter.
+    pub usage: Option<Arc<dyn UsageView>>,
+}
+
+/// The limiter's live view of one budget, as the admin API shows and resets it.
+///
+/// Scope kinds are the limiter's (`api_key`, `workspace`, `provider`, `integration`); ids are the
+/// entity ids, and an integration's grant to a workspace is
+/// `("integration", grant_scope_id(integration_id, workspace_id))`.
+pub trait UsageView: Send + Sync {
+    fn current(&self, scope_kind: &str, scope_id: &str) -> Option<UsageStatus>;
+    /// Starts the scope's current period over (Portkey's `reset_usage`).
+    fn reset(&self, scope_kind: &str, scope_id: &str);
+}
+
+/// The state of one budget.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UsageStatus {
+    /// Spent in the current period: USD for cost budgets, tokens for token budgets.
+    pub spent: f64,
+    /// The budget's limit, same unit.
+    pub limit: f64,
+    /// The limiter's period name (`all`, `2026-11`, `2026-W48`, …).
+    pub period: String,
+    pub exhausted: bool,
+}
+
+/// The limiter scope id of an integration's grant to a workspace.
+pub fn grant_scope_id(integration_id: &str, workspace_id: &str) -> String {
+    format!("{integration_id}:{workspace_id}")
+}
+
+impl AdminCtx {
+    pub(crate) fn usage_of(&self, kind: &str, id: &str) -> Option<UsageStatus> {
+        self.usage.as_ref().and_then(|u| u.current(kind, id))
+    }
+
+    pub(crate) fn reset_usage(&self, kind: &str, id: &str) {
+        if let Some(u) = &self.usage {
+            u.reset(kind, id);
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! HTTP tests of the admin API against a real SQLite store.
+
+mod api_keys;
+mod configs;
+mod integrations;
+mod misc;
+mod providers;
+mod support;
+mod workspaces;

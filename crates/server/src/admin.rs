@@ -1,0 +1,53 @@
+//! The admin API's wiring: its context built from the running gateway's parts.
+
+use std::sync::Arc;
+
+use portcullis_admin::AdminCtx;
+use portcullis_config::{BuildCtx, PortkeyHeaders, build_plan};
+use portcullis_control::crypto::Sealer;
+use portcullis_control::repo::Repository;
+use serde_json::Value;
+
+use crate::governance::WorkspaceCatalog;
+use crate::governance::auth::SnapshotAuthenticator;
+use crate::state::AppState;
+
+/// The admin API's context for this gateway.
+pub fn context(state: &AppState, repo: Arc<dyn Repository>, sealer: Sealer) -> AdminCtx {
+    let snapshots = state.snapshots.clone();
+    let hosts = state.hosts.clone();
+    let validate = move |config: &Value, workspace: Option<&str>| -> Result<(), Vec<String>> {
+        let snap = snapshots.load();
+        let catalog = WorkspaceCatalog {
+            snapshot: &snap,
+            workspace_id: workspace,
+        };
+        let ctx = BuildCtx {
+            hosts: &hosts,
+            catalog: &catalog,
+        };
+        // A saved config may leave the provider to the request: validate it as if one were named.
+        let headers = PortkeyHeaders {
+            config: Some(config.to_string()),
+            provider: Some("openai".into()),
+            debug: true,
+            ..Default::default()
+        };
+        build_plan(&ctx, &headers, None).map(|_| ()).map_err(|e| {
+            if e.errors().is_empty() {
+                vec![e.message().to_owned()]
+            } else {
+                e.errors().to_vec()
+            }
+        })
+    };
+    AdminCtx {
+        repo,
+        sealer,
+        auth: Arc::new(SnapshotAuthenticator {
+            snapshots: state.snapshots.clone(),
+        }),
+        validate_config: Arc::new(validate),
+        usage: None,
+    }
+}
