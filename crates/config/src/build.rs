@@ -81,6 +81,7 @@ pub fn build_plan(
         client_key: headers.client_key.as_ref(),
         body_model,
         errors: Vec::new(),
+        leaves: 0,
     };
     let node = walk.node(
         &Value::Object(root),

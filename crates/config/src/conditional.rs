@@ -38,7 +38,7 @@ use serde_json::{Map, Value};
 pub const MAX_DEPTH: usize = 32;
 
 /// Compiled-size cap per `$regex`: a config must not be able to make routing expensive.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
+const REGEX_SIZE_LIMIT: usize = 1 << 16;
 
 const NO_TARGET: &str = "Query router did not resolve to any valid target";
 
@@ -304,12 +304,39 @@ fn js_index_key(key: &str) -> Option<u32> {
         .filter(|&i| i != u32::MAX)
 }
 
+/// Compiled patterns, shared by every request: configs arrive with each request, and compiling
+/// the same `$regex` again each time would cost CPU on the request path. Bounded; cleared when
+/// full.
+static REGEX_CACHE: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<String, Option<Regex>>>,
+> = std::sync::LazyLock::new(Default::default);
+const REGEX_CACHE_CAPACITY: usize = 512;
+/// Longer patterns are not compiled (they evaluate to false, as invalid ones do).
+const MAX_PATTERN_LEN: usize = 1024;
+
 fn compile_regex(pattern: &Value) -> Option<Regex> {
     let pattern = pattern.as_str()?;
-    RegexBuilder::new(pattern)
+    if pattern.len() > MAX_PATTERN_LEN {
+        return None;
+    }
+    if let Some(hit) = REGEX_CACHE
+        .lock()
+        .ok()
+        .and_then(|c| c.get(pattern).cloned())
+    {
+        return hit;
+    }
+    let compiled = RegexBuilder::new(pattern)
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
-        .ok()
+        .ok();
+    if let Ok(mut c) = REGEX_CACHE.lock() {
+        if c.len() >= REGEX_CACHE_CAPACITY {
+            c.clear();
+        }
+        c.insert(pattern.to_owned(), compiled.clone());
+    }
+    compiled
 }
 
 fn eval_ops(ops: &[Op], subject: Subject<'_>) -> bool {

@@ -178,12 +178,39 @@ pub fn parse_forward_headers(list: &str) -> Result<Vec<HeaderName>, GatewayError
     Ok(names)
 }
 
+/// Headers a client may not forward: framing, routing and hop-by-hop headers belong to each
+/// connection (forwarding `content-length` over a translated body would truncate it; `host`
+/// would pick another virtual host).
+const NOT_FORWARDABLE: &[&str] = &[
+    "connection",
+    "content-encoding",
+    "content-length",
+    "expect",
+    "host",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
 /// Validates one forwarded header name (shared with the config's `forward_headers`).
 pub fn header_name(name: &str) -> Result<HeaderName, GatewayError> {
     if name.eq_ignore_ascii_case(FORWARD_HEADERS) {
         return Err(GatewayError::new(
             ErrorCode::InvalidForwardHeaders,
             "forward_headers must not contain the 'x-portkey-forward-headers' header",
+        ));
+    }
+    if NOT_FORWARDABLE.iter().any(|h| name.eq_ignore_ascii_case(h)) {
+        return Err(GatewayError::new(
+            ErrorCode::InvalidForwardHeaders,
+            format!(
+                "forward_headers cannot include {name:?}: it describes the client's own connection"
+            ),
         ));
     }
     HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).map_err(|_| {
@@ -281,6 +308,18 @@ mod tests {
         let e = parse_forward_headers("a, x-portkey-forward-headers").unwrap_err();
         assert_eq!(e.code(), ErrorCode::InvalidForwardHeaders);
         assert!(parse_forward_headers("bad header").is_err());
+        for h in [
+            "content-length",
+            "Host",
+            "transfer-encoding",
+            "proxy-authorization",
+        ] {
+            assert_eq!(
+                parse_forward_headers(h).unwrap_err().code(),
+                ErrorCode::InvalidForwardHeaders,
+                "{h}"
+            );
+        }
     }
 
     #[test]

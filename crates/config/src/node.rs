@@ -45,7 +45,12 @@ pub(crate) struct Walk<'a> {
     /// The body's `model`, for `@slug/model`.
     pub body_model: Option<&'a str>,
     pub errors: Vec<String>,
+    /// Targets seen so far: a config may not fan out without bound.
+    pub leaves: usize,
 }
+
+/// The most targets one config may hold (each may retry up to its own limit).
+pub const MAX_TARGETS: usize = 64;
 
 fn type_name(v: &Value) -> &'static str {
     match v {
@@ -471,6 +476,17 @@ impl Walk<'_> {
         path: &[String],
         inh: Inherited,
     ) -> Option<Target> {
+        self.leaves += 1;
+        if self.leaves == MAX_TARGETS + 1 {
+            self.err(
+                path,
+                "",
+                format!("A config may have at most {MAX_TARGETS} targets"),
+            );
+        }
+        if self.leaves > MAX_TARGETS {
+            return None;
+        }
         let provider = obj.get("provider").and_then(Value::as_str);
         let Some(provider) = provider else {
             self.err(path, "provider", "Expected string");

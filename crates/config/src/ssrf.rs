@@ -284,6 +284,30 @@ impl HostPolicy {
         Ok(())
     }
 
+    /// Whether a connection to `ip`, which `host` resolved to, may be made. Checked when
+    /// connecting, after DNS, so a public-looking name cannot lead to a private or metadata
+    /// address: metadata addresses never; private ones only when the name or address is trusted.
+    pub fn allows_resolved(&self, host: &str, ip: IpAddr) -> bool {
+        let v4 = match ip {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(a) => embedded_v4(a),
+        };
+        let metadata =
+            v4.is_some_and(is_metadata_v4) || matches!(ip, IpAddr::V6(a) if is_metadata_v6(a));
+        if metadata {
+            return false;
+        }
+        let private =
+            v4.is_some_and(is_private_v4) || matches!(ip, IpAddr::V6(a) if is_private_v6(a));
+        if !private {
+            return true;
+        }
+        let name = host.trim_end_matches('.').to_ascii_lowercase();
+        self.trusts_ip(ip)
+            || v4.is_some_and(|a| self.trusts_ip(IpAddr::V4(a)))
+            || self.trusts_name(&name)
+    }
+
     fn trusts_ip(&self, ip: IpAddr) -> bool {
         self.ips.contains(&ip) || self.nets.iter().any(|net| net.contains(&ip))
     }
@@ -971,6 +995,38 @@ mod tests {
         assert!(rejected(&p, "http://127.0.0.1").contains("private"));
         // The 10/8 trust does not extend to the metadata block or other private ranges.
         assert!(rejected(&p, "http://172.16.0.1").contains("private"));
+    }
+
+    #[test]
+    fn resolved_addresses_are_checked_after_dns() {
+        let p = HostPolicy::default();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(p.allows_resolved("api.openai.com", ip("104.18.6.192")));
+        assert!(
+            !p.allows_resolved("evil.example", ip("169.254.169.254")),
+            "metadata, never"
+        );
+        assert!(
+            !p.allows_resolved("localhost", ip("169.254.169.254")),
+            "even for a trusted name"
+        );
+        assert!(
+            !p.allows_resolved("localtest.me", ip("10.0.0.5")),
+            "a public name pointing inside"
+        );
+        assert!(
+            p.allows_resolved("localtest.me", ip("127.0.0.1")),
+            "127.0.0.1 is trusted by default"
+        );
+        assert!(p.allows_resolved("localhost", ip("::1")));
+        let strict = HostPolicy::with_trusted(Vec::<String>::new()).unwrap();
+        assert!(!strict.allows_resolved("runsc", ip("127.0.0.1")));
+        assert!(
+            !strict.allows_resolved("x", ip("::ffff:10.0.0.1")),
+            "v4-mapped private"
+        );
+        let cluster = HostPolicy::with_trusted(["*.svc.cluster.local"]).unwrap();
+        assert!(cluster.allows_resolved("vllm.ml.svc.cluster.local", ip("10.1.2.3")));
     }
 
     #[test]

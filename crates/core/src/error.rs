@@ -339,6 +339,15 @@ impl GatewayError {
         self
     }
 
+    /// Hides `secret` wherever the message repeats it (providers echo keys in their errors).
+    pub fn redacted(mut self, secret: &str) -> Self {
+        if secret.len() >= 8 && self.0.message.contains(secret) {
+            let shown = format!("{}****", &secret[..secret.len().min(4)]);
+            self.0.message = Cow::Owned(self.0.message.replace(secret, &shown));
+        }
+        self
+    }
+
     /// Overrides the OpenAI `type` (e.g. `integration_rate_limit_error`).
     pub fn with_type(mut self, wire_type: impl Into<String>) -> Self {
         self.0.wire_type = Some(wire_type.into());
@@ -600,6 +609,17 @@ mod tests {
         assert_eq!(e.status().as_u16(), 412);
         assert_eq!(e.body_json()["error"]["type"], "integration_exhaust_error");
         assert_eq!(e.body_json()["error"]["code"], "04");
+    }
+
+    #[test]
+    fn redaction_hides_echoed_keys() {
+        let e = GatewayError::new(
+            ErrorCode::ProviderError,
+            "openai error: Incorrect API key provided: sk-live-abcdef123456",
+        )
+        .redacted("sk-live-abcdef123456");
+        assert!(!e.message().contains("abcdef123456"));
+        assert!(e.message().ends_with("sk-l****"));
     }
 
     #[test]

@@ -34,7 +34,7 @@ impl Usage {
         let total = obj
             .get("total_tokens")
             .and_then(serde_json::Value::as_u64)
-            .unwrap_or(prompt + completion);
+            .unwrap_or(prompt.saturating_add(completion));
         Some(Usage {
             prompt_tokens: prompt,
             completion_tokens: completion,
@@ -97,7 +97,7 @@ impl From<&OpenAiUsageWire> for Usage {
             total_tokens: w
                 .total_tokens
                 .as_ref()
-                .map_or(prompt + completion, |t| count(Some(t))),
+                .map_or(prompt.saturating_add(completion), |t| count(Some(t))),
             cached_tokens: count(details.and_then(|d| d.cached_tokens.as_ref())),
             cache_write_tokens: count(details.and_then(|d| d.cache_write_tokens.as_ref()))
                 .max(count(w.cache_creation_input_tokens.as_ref())),

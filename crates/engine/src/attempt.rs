@@ -75,6 +75,21 @@ pub(crate) fn timeout_error(t: Duration) -> GatewayError {
     )
 }
 
+/// The gateway's own limit, when the request set none: a silent provider must not hold a
+/// request (and its connection and reservations) forever.
+pub(crate) fn timeout_error_for(t: Duration, asked: bool) -> GatewayError {
+    if asked {
+        return timeout_error(t);
+    }
+    GatewayError::new(
+        ErrorCode::RequestTimeout,
+        format!(
+            "The provider did not answer within the gateway's limit of {} s (upstream.request_timeout_secs); set x-portkey-request-timeout or request_timeout to choose another",
+            t.as_secs()
+        ),
+    )
+}
+
 /// What the retry loop does after a failed attempt.
 pub(crate) enum Next {
     Retry(Duration),
@@ -130,6 +145,20 @@ pub(crate) fn next_step(
 }
 
 impl Engine {
+    /// The per-attempt timeout and whether the request asked for it. A stream's first event must
+    /// come within the stream idle timeout, as every later one must.
+    pub(crate) fn attempt_timeout(
+        &self,
+        target: &Target,
+        stream: bool,
+    ) -> Option<(Duration, bool)> {
+        match target.request_timeout {
+            Some(t) => Some((t, true)),
+            None if stream => Some((self.settings.stream_idle_timeout, false)),
+            None => self.settings.default_timeout.map(|t| (t, false)),
+        }
+    }
+
     fn settle_pass(
         &self,
         pass: Option<Pass>,
@@ -183,10 +212,10 @@ impl Engine {
         let mut attempt = 0u32;
         loop {
             let exchange = self.exchange(&req, &leg, &mut pass, call);
-            let result = match target.request_timeout {
-                Some(t) => tokio::time::timeout(t, exchange)
-                    .await
-                    .unwrap_or_else(|_| Exchange::Failed(Failure::new(timeout_error(t), false))),
+            let result = match self.attempt_timeout(target, req.stream) {
+                Some((t, asked)) => tokio::time::timeout(t, exchange).await.unwrap_or_else(|_| {
+                    Exchange::Failed(Failure::new(timeout_error_for(t, asked), false))
+                }),
                 None => exchange.await,
             };
             let failure = match result {
@@ -208,6 +237,10 @@ impl Engine {
             match next_step(target, &(&failure).into(), attempt, &mut spent) {
                 Next::Stop(count) => {
                     self.settle_pass(pass.take(), &leg.ctx.provider, &leg.ctx.model, None, false);
+                    let mut failure = failure;
+                    if let Some(key) = &up.api_key {
+                        failure.error = failure.error.redacted(key.expose());
+                    }
                     return failure.into_outcome(path, count, &up.slug);
                 }
                 Next::Retry(wait) => {

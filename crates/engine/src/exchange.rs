@@ -13,7 +13,7 @@ use crate::body::{self, collect_limited};
 use crate::call::Call;
 use crate::gate::Pass;
 use crate::leg::Leg;
-use crate::outcome::{Outcome, OutcomeBody, sanitize};
+use crate::outcome::{Outcome, OutcomeBody, sanitize_translated};
 use crate::stream::{OnStreamEnd, StreamEnd, TranslatedStream};
 
 /// A failed attempt, kept until the retry loop decides what to do with it.
@@ -56,12 +56,28 @@ pub(crate) enum Exchange {
     Failed(Failure),
 }
 
-pub(crate) fn unreachable(provider: &str, e: &dyn std::fmt::Display) -> GatewayError {
-    GatewayError::new(
+/// A failed connection. A host the SSRF policy refused after DNS is the client's mistake (400,
+/// not retried); anything else is an unreachable provider (502, retried).
+pub(crate) fn unreachable(provider: &str, e: &(dyn std::error::Error + 'static)) -> Failure {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::PermissionDenied
+        {
+            let e = GatewayError::new(
+                ErrorCode::InvalidCustomHost,
+                format!("Invalid custom host: {io}"),
+            );
+            return Failure::new(e, false);
+        }
+        cur = err.source();
+    }
+    let err = GatewayError::new(
         ErrorCode::UpstreamUnreachable,
         format!("could not reach {provider}: {e}"),
     )
-    .with_provider(provider)
+    .with_provider(provider);
+    Failure::new(err, true)
 }
 
 fn is_event_stream(headers: &HeaderMap) -> bool {
@@ -124,7 +140,7 @@ impl Engine {
         };
         let resp = match self.transport.send(http_req).await {
             Ok(r) => r,
-            Err(e) => return Exchange::Failed(Failure::new(unreachable(&ctx.provider, &e), true)),
+            Err(e) => return Exchange::Failed(unreachable(&ctx.provider, &*e)),
         };
         let (parts, upstream) = resp.into_parts();
         let status = parts.status;
@@ -136,19 +152,19 @@ impl Engine {
             return Exchange::Failed(Failure {
                 status,
                 retry_after: crate::retry::retry_after(&parts.headers),
-                headers: sanitize(parts.headers),
+                headers: sanitize_translated(parts.headers),
                 error,
                 network: false,
             });
         }
-        let mut headers = sanitize(parts.headers);
-        headers.remove("content-encoding");
-        if req.stream && is_event_stream(&headers) {
+        let upstream_sse = is_event_stream(&parts.headers);
+        let mut headers = sanitize_translated(parts.headers);
+        if req.stream && upstream_sse {
             let mut stream = TranslatedStream::new(
                 upstream,
                 leg.stream(),
                 self.settings.stream_idle_timeout,
-                self.settings.max_response_bytes,
+                self.settings.max_stream_event_bytes,
             );
             if let Err(e) = stream.first_output().await {
                 return Exchange::Failed(Failure::new(

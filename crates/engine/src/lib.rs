@@ -42,6 +42,11 @@ pub struct EngineSettings {
     pub stream_idle_timeout: Duration,
     /// The passthrough body limit, named in the 413 when a streamed body outgrows it.
     pub max_passthrough_body_bytes: u64,
+    /// Time allowed per attempt when the request sets no `request_timeout`: until the response
+    /// head and body for complete answers, until the first event for streams.
+    pub default_timeout: Option<Duration>,
+    /// Largest single event of a provider's stream.
+    pub max_stream_event_bytes: usize,
 }
 
 impl Default for EngineSettings {
@@ -51,6 +56,8 @@ impl Default for EngineSettings {
             max_error_bytes: 1024 * 1024,
             stream_idle_timeout: Duration::from_secs(300),
             max_passthrough_body_bytes: 512 * 1024 * 1024,
+            default_timeout: Some(Duration::from_secs(600)),
+            max_stream_event_bytes: 16 * 1024 * 1024,
         }
     }
 }

@@ -76,14 +76,45 @@ fn dropped(name: &str) -> bool {
     )
 }
 
-/// The upstream headers worth passing on, in one pass (no lookups by name).
+/// Passthrough: the upstream headers minus connection-level ones and the gateway's namespace.
 pub(crate) fn sanitize(headers: HeaderMap) -> HeaderMap {
+    filter(headers, |n| !dropped(n) && !n.starts_with("x-portkey-"))
+}
+
+/// Translated answers: only the provider headers a client can use (rate-limit state, request
+/// ids, retry hints). Anything else (redirects, cookies, caching and security policies) would
+/// speak for the gateway's origin.
+pub(crate) fn sanitize_translated(headers: HeaderMap) -> HeaderMap {
+    filter(headers, |n| {
+        [
+            "x-ratelimit-",
+            "ratelimit-",
+            "openai-",
+            "anthropic-",
+            "x-ms-",
+            "x-goog-",
+        ]
+        .iter()
+        .any(|p| n.starts_with(p))
+            || matches!(
+                n,
+                "retry-after"
+                    | "retry-after-ms"
+                    | "x-request-id"
+                    | "request-id"
+                    | "apim-request-id"
+            )
+    })
+}
+
+/// One pass over the headers (no lookups by name), keeping what `keep` accepts.
+fn filter(headers: HeaderMap, keep: impl Fn(&str) -> bool) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(headers.len() + 6);
     let mut last = None;
     for (name, value) in headers {
         // `into_iter` names only the first value of a repeated header.
         if let Some(n) = name {
-            last = (!dropped(n.as_str())).then_some(n);
+            last = keep(n.as_str()).then_some(n);
         }
         if let Some(n) = &last {
             out.append(n.clone(), value);

@@ -8,7 +8,7 @@ use portcullis_core::{ErrorCode, GatewayError, JsonObject};
 use portcullis_providers::{Family, Upstream, adapter_for};
 
 use crate::Engine;
-use crate::attempt::{Attempted, Next, next_step, timeout_error};
+use crate::attempt::{Attempted, Next, next_step, timeout_error_for};
 use crate::body::{self, Body};
 use crate::call::{ProxyBody, ProxyCall};
 use crate::exchange::{Exchange, Failure, unreachable};
@@ -42,6 +42,22 @@ fn body_too_large(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur = Some(e);
     while let Some(err) = cur {
         if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// Whether the client's own streamed body failed (it closed early): hyper reports an error
+/// from the request body it was sending as a user error.
+fn client_body_failed(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_user)
+        {
             return true;
         }
         cur = err.source();
@@ -155,7 +171,14 @@ impl ProxyLeaf<'_> {
                 );
                 return Exchange::Failed(Failure::new(e, false));
             }
-            Err(e) => return Exchange::Failed(Failure::new(unreachable(&up.slug, &e), true)),
+            Err(e) if client_body_failed(&*e) => {
+                let e = GatewayError::new(
+                    ErrorCode::InvalidRequestBody,
+                    "The request body could not be read: the client ended it before its declared length",
+                );
+                return Exchange::Failed(Failure::new(e, false));
+            }
+            Err(e) => return Exchange::Failed(unreachable(&up.slug, &*e)),
         };
         let (parts, upstream) = resp.into_parts();
         let status = parts.status;
@@ -181,10 +204,12 @@ impl ProxyLeaf<'_> {
         let mut spent = std::time::Duration::ZERO;
         let mut attempt = 0;
         loop {
-            let result = match target.request_timeout {
-                Some(t) => tokio::time::timeout(t, self.attempt(engine, target, &url))
+            let result = match engine.attempt_timeout(target, false) {
+                Some((t, asked)) => tokio::time::timeout(t, self.attempt(engine, target, &url))
                     .await
-                    .unwrap_or_else(|_| Exchange::Failed(Failure::new(timeout_error(t), false))),
+                    .unwrap_or_else(|_| {
+                        Exchange::Failed(Failure::new(timeout_error_for(t, asked), false))
+                    }),
                 None => self.attempt(engine, target, &url).await,
             };
             match result {

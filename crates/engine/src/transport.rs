@@ -10,7 +10,11 @@ use http_body_util::BodyExt;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use portcullis_config::HostPolicy;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use crate::body::{Body, BoxError};
 
@@ -39,14 +43,61 @@ impl Default for ClientSettings {
     }
 }
 
+/// DNS that refuses addresses the SSRF policy forbids: a host name that resolves to a private
+/// (untrusted) or cloud-metadata address never gets a connection, whatever it looked like.
+#[derive(Clone)]
+pub struct GuardedResolver {
+    inner: GaiResolver,
+    policy: Arc<HostPolicy>,
+}
+
+impl tower_service::Service<Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, std::io::Error>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), std::io::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let host = name.as_str().to_owned();
+        let lookup = self.inner.call(name);
+        let policy = self.policy.clone();
+        Box::pin(async move {
+            let allowed: Vec<SocketAddr> = lookup
+                .await?
+                .filter(|a| policy.allows_resolved(&host, a.ip()))
+                .collect();
+            if allowed.is_empty() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    format!(
+                        "{host} resolves only to private or metadata addresses; list it in trusted_custom_hosts if it is meant to be reached"
+                    ),
+                ));
+            }
+            Ok(allowed.into_iter())
+        })
+    }
+}
+
 /// The production transport: hyper's pooled client with rustls.
 pub struct HttpTransport {
-    client: Client<HttpsConnector<HttpConnector>, Body>,
+    client: Client<HttpsConnector<HttpConnector<GuardedResolver>>, Body>,
 }
 
 impl HttpTransport {
-    pub fn new(settings: &ClientSettings) -> Self {
-        let mut http = HttpConnector::new();
+    /// `policy` is applied to every resolved address (after DNS, before connecting).
+    pub fn new(settings: &ClientSettings, policy: HostPolicy) -> Self {
+        let resolver = GuardedResolver {
+            inner: GaiResolver::new(),
+            policy: Arc::new(policy),
+        };
+        let mut http = HttpConnector::new_with_resolver(resolver);
         http.set_nodelay(true);
         http.enforce_http(false);
         http.set_connect_timeout(Some(settings.connect_timeout));

@@ -124,6 +124,10 @@ pub struct UpstreamSettings {
     /// A stream silent for this long is ended with an error event.
     pub stream_idle_timeout_secs: u64,
     pub max_response_bytes: usize,
+    /// Time allowed for a provider's answer when the request sets no timeout (0: none).
+    pub request_timeout_secs: u64,
+    /// Largest single event of a provider's stream.
+    pub max_stream_event_bytes: usize,
 }
 
 impl Default for Settings {
@@ -177,6 +181,8 @@ impl Default for UpstreamSettings {
             pool_max_idle_per_host: 1024,
             stream_idle_timeout_secs: 300,
             max_response_bytes: 128 * 1024 * 1024,
+            request_timeout_secs: 600,
+            max_stream_event_bytes: 16 * 1024 * 1024,
         }
     }
 }

@@ -288,7 +288,8 @@ pub async fn start(settings: Settings) -> Result<Started, String> {
         pool_idle_timeout: Duration::from_secs(settings.upstream.pool_idle_timeout_secs),
         pool_max_idle_per_host: settings.upstream.pool_max_idle_per_host,
     };
-    let transport: Arc<dyn Transport> = Arc::new(HttpTransport::new(&client));
+    let policy = portcullis_config::HostPolicy::with_trusted(&settings.trusted_custom_hosts)?;
+    let transport: Arc<dyn Transport> = Arc::new(HttpTransport::new(&client, policy));
     let flush_every = Duration::from_secs(settings.governance.spend_flush_secs.max(1));
     let state = AppState::assemble(settings, transport, limiter.clone(), Some(repo.clone()))?;
     let data = repo.load_catalog().await.map_err(|e| e.to_string())?;

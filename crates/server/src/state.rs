@@ -41,7 +41,8 @@ impl AppState {
             ),
             pool_max_idle_per_host: settings.upstream.pool_max_idle_per_host,
         };
-        Self::with_transport(settings, Arc::new(HttpTransport::new(&client)))
+        let policy = HostPolicy::with_trusted(&settings.trusted_custom_hosts)?;
+        Self::with_transport(settings, Arc::new(HttpTransport::new(&client, policy)))
     }
 
     /// State with a given transport, an in-process limiter and no store (open mode until keys
@@ -87,6 +88,10 @@ impl AppState {
                     settings.upstream.stream_idle_timeout_secs,
                 ),
                 max_passthrough_body_bytes: settings.limits.max_passthrough_body_bytes,
+                default_timeout: (settings.upstream.request_timeout_secs > 0).then(|| {
+                    std::time::Duration::from_secs(settings.upstream.request_timeout_secs)
+                }),
+                max_stream_event_bytes: settings.upstream.max_stream_event_bytes,
             },
         )
         .with_gate(gate);

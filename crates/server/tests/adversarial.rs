@@ -927,9 +927,11 @@ fn assert_well_framed(what: &str, rec: &portcullis_mock::Recorded) {
     }
 }
 
+/// Forwarding a connection-level header is refused with a 400 that names it: forwarding
+/// `content-length` over a translated body would truncate it, `host` would pick another
+/// virtual host. Nothing reaches the provider.
 #[tokio::test]
-#[ignore = "BUG: a forwarded content-length overrides the translated body's length, truncating the upstream request"]
-async fn forwarding_content_length_cannot_corrupt_the_upstream_body() {
+async fn forwarding_content_length_is_refused_before_the_upstream_sees_it() {
     let h = Harness::start().await;
     for route in [CHAT_ANTHROPIC, CHAT_GOOGLE, MESSAGES_OPENAI] {
         h.mock.clear();
@@ -943,43 +945,45 @@ async fn forwarding_content_length_cannot_corrupt_the_upstream_body() {
                 .json(&route.body(route.model())),
         )
         .await;
-        assert_eq!(a.status, 200, "{what}: {}", a.text());
-        let rec = h.mock.requests().pop().expect("the mock was called");
-        assert_well_framed(&what, &rec);
+        assert_eq!(a.status, 400, "{what}: {}", a.text());
+        assert!(
+            a.text().contains("forward_headers cannot include"),
+            "{what}: {}",
+            a.text()
+        );
+        assert_eq!(h.mock.request_count(), 0, "{what}");
     }
 }
 
 #[tokio::test]
-#[ignore = "BUG: x-portkey-forward-headers forwards host and hop-by-hop headers (keep-alive, te, trailer, expect, proxy-authorization) upstream"]
-async fn forwarding_hop_by_hop_headers_keeps_the_upstream_request_sane() {
+async fn forwarding_hop_by_hop_headers_is_refused_and_names_the_header() {
     let h = Harness::start().await;
-    let names = "host, connection, keep-alive, te, upgrade, trailer, proxy-authorization, expect";
-    let a = fetch(
-        "forwarding hop-by-hop headers",
-        h.post(
-            "/v1/chat/completions",
-            "anthropic",
-            &chat("claude-sonnet-4"),
+    for name in [
+        "host",
+        "connection",
+        "keep-alive",
+        "te",
+        "upgrade",
+        "trailer",
+        "proxy-authorization",
+        "expect",
+    ] {
+        let what = format!("forwarding {name}");
+        let a = fetch(
+            &what,
+            h.post(
+                "/v1/chat/completions",
+                "anthropic",
+                &chat("claude-sonnet-4"),
+            )
+            .header("x-portkey-forward-headers", format!("x-ok, {name}")),
         )
-        .header("x-portkey-forward-headers", names)
-        .header("x-portkey-request-timeout", "2000")
-        .header("keep-alive", "timeout=1")
-        .header("te", "trailers")
-        .header("trailer", "x-t")
-        .header("proxy-authorization", "Basic Zm9vOmJhcg==")
-        .header("expect", "100-continue"),
-    )
-    .await;
-    assert_contract("forwarding hop-by-hop headers", &a, Api::OpenAi);
-    assert_eq!(a.status, 200, "{}", a.text());
-    let rec = h.mock.requests().pop().unwrap();
-    assert_well_framed("forwarding hop-by-hop headers", &rec);
-    let host = rec.header("host").unwrap_or_default();
-    assert_eq!(
-        host,
-        h.mock.addr().to_string(),
-        "the upstream Host is the upstream's"
-    );
+        .await;
+        assert_contract(&what, &a, Api::OpenAi);
+        assert_eq!(a.status, 400, "{what}: {}", a.text());
+        assert!(a.text().contains(name), "{what}: {}", a.text());
+    }
+    assert_eq!(h.mock.request_count(), 0);
     still_serves(&h).await;
 }
 
@@ -1216,7 +1220,6 @@ async fn loopback_aliases() -> Vec<String> {
 }
 
 #[tokio::test]
-#[ignore = "BUG: SSRF policy checks only the literal host; a name resolving to a private address is dialled (connector does no check)"]
 async fn names_that_resolve_to_private_addresses_are_refused() {
     let h = Harness::with_settings(|s| {
         s.trusted_custom_hosts = vec![];
@@ -1450,7 +1453,6 @@ async fn deep_and_or_nesting_and_huge_in_arrays() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-#[ignore = "BUG: every $regex in a config is compiled per request, on the async worker: ~27 bytes of config buy ~5 ms of CPU (60 KB ≈ 10 s)"]
 async fn regex_compilation_cannot_be_used_to_burn_cpu() {
     let h = Harness::start().await;
     // Each `$regex` is compiled while parsing the config, even those after one that already
@@ -1605,7 +1607,6 @@ async fn stream_stalls_messages_over_google() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: stream_idle_timeout does not cover the wait for response headers; a silent upstream holds a stream request forever"]
 async fn a_silent_upstream_cannot_hold_a_stream_request_forever() {
     let h = Harness::with_settings(|s| s.upstream.stream_idle_timeout_secs = 1).await;
     let body = with(chat("gpt-4o-mini+hang"), "stream", json!(true));
@@ -1683,7 +1684,6 @@ async fn upstream_fuzz_messages_over_google() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: usage sums overflow on huge upstream token counts (google/response.rs usage, anthropic/wire.rs to_usage, core usage.rs): panic → 500 in debug, wrapped counts in release"]
 async fn huge_usage_counts_from_the_upstream() {
     let h = Harness::start().await;
     let max = u64::MAX;
@@ -1979,7 +1979,6 @@ async fn a_body_shorter_than_its_content_length_then_close() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: a streamed passthrough body cut short by the client is reported as 502 upstream_unreachable (and counted as a network failure)"]
 async fn a_passthrough_body_cut_short_is_a_client_error() {
     let h = Harness::start().await;
     let body = b"0123456789";

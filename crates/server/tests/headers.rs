@@ -251,7 +251,9 @@ fn scripted(reply: Reply) -> Reply {
     DROPPED
         .iter()
         .fold(reply, |r, (k, v)| r.header(*k, *v))
-        .header("x-upstream-extra", "kept")
+        .header("x-upstream-extra", "dropped")
+        .header("x-request-id", "req-kept")
+        .header("x-ratelimit-remaining-requests", "41")
         .header("set-cookie", "second=cookie")
 }
 
@@ -263,7 +265,13 @@ fn assert_sanitized(resp: &Response) {
             resp.headers().get(*name)
         );
     }
-    assert_eq!(header(resp, "x-upstream-extra"), "kept");
+    // Translated answers relay only what a client can use: request ids, rate-limit state.
+    assert_eq!(header(resp, "x-request-id"), "req-kept");
+    assert_eq!(header(resp, "x-ratelimit-remaining-requests"), "41");
+    assert!(
+        resp.headers().get("x-upstream-extra").is_none(),
+        "not on the allow-list"
+    );
 }
 
 #[tokio::test]

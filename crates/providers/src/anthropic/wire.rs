@@ -51,12 +51,16 @@ impl WireUsage {
     /// OpenAI counting: prompt tokens include cache reads and writes (Anthropic's
     /// `input_tokens` excludes both).
     pub fn to_usage(self) -> Usage {
-        let prompt = self.input_tokens.unwrap_or(0) + self.cache_read() + self.cache_write();
+        let prompt = self
+            .input_tokens
+            .unwrap_or(0)
+            .saturating_add(self.cache_read())
+            .saturating_add(self.cache_write());
         let completion = self.output_tokens.unwrap_or(0);
         Usage {
             prompt_tokens: prompt,
             completion_tokens: completion,
-            total_tokens: prompt + completion,
+            total_tokens: prompt.saturating_add(completion),
             cached_tokens: self.cache_read(),
             cache_write_tokens: self.cache_write(),
             reasoning_tokens: 0,

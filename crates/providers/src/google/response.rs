@@ -36,12 +36,12 @@ pub(super) fn finish_reason(reason: &str, has_tool_calls: bool, strict: bool) ->
 pub(super) fn usage(meta: &Value) -> Option<Usage> {
     let obj = meta.as_object()?;
     let n = |k: &str| obj.get(k).and_then(Value::as_u64).unwrap_or(0);
-    let prompt = n("promptTokenCount") + n("toolUsePromptTokenCount");
-    let completion = n("candidatesTokenCount") + n("thoughtsTokenCount");
+    let prompt = n("promptTokenCount").saturating_add(n("toolUsePromptTokenCount"));
+    let completion = n("candidatesTokenCount").saturating_add(n("thoughtsTokenCount"));
     let total = obj
         .get("totalTokenCount")
         .and_then(Value::as_u64)
-        .unwrap_or(prompt + completion);
+        .unwrap_or(prompt.saturating_add(completion));
     Some(Usage {
         prompt_tokens: prompt,
         completion_tokens: completion,
