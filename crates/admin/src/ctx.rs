@@ -36,6 +36,11 @@ pub trait UsageView: Send + Sync {
     fn current(&self, scope_kind: &str, scope_id: &str) -> Option<UsageStatus>;
     /// Starts the scope's current period over (Portkey's `reset_usage`).
     fn reset(&self, scope_kind: &str, scope_id: &str);
+    /// Why `reset` cannot be honoured, if it cannot: the admin API then refuses the request
+    /// before changing anything rather than pretend the budget was reset.
+    fn reset_unsupported(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The state of one budget.
@@ -58,6 +63,14 @@ pub fn grant_scope_id(integration_id: &str, workspace_id: &str) -> String {
 impl AdminCtx {
     pub(crate) fn usage_of(&self, kind: &str, id: &str) -> Option<UsageStatus> {
         self.usage.as_ref().and_then(|u| u.current(kind, id))
+    }
+
+    /// Refuses `reset_usage` up front when the limiter cannot honour it.
+    pub(crate) fn check_reset(&self) -> Result<(), crate::error::ApiError> {
+        match self.usage.as_ref().and_then(|u| u.reset_unsupported()) {
+            Some(why) => Err(crate::error::ApiError::field("reset_usage", why)),
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn reset_usage(&self, kind: &str, id: &str) {

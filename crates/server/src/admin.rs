@@ -1,6 +1,7 @@
 //! The admin API's wiring: its context built from the running gateway's parts.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use portcullis_admin::AdminCtx;
 use portcullis_config::{BuildCtx, PortkeyHeaders, build_plan};
@@ -10,9 +11,11 @@ use serde_json::Value;
 
 use crate::governance::WorkspaceCatalog;
 use crate::governance::auth::SnapshotAuthenticator;
+use crate::governance::usage::StoredUsage;
 use crate::state::AppState;
 
-/// The admin API's context for this gateway.
+/// The admin API's context for this gateway. Starts the usage view's refresh task, so call it
+/// inside the runtime.
 pub fn context(state: &AppState, repo: Arc<dyn Repository>, sealer: Sealer) -> AdminCtx {
     let snapshots = state.snapshots.clone();
     let hosts = state.hosts.clone();
@@ -41,6 +44,7 @@ pub fn context(state: &AppState, repo: Arc<dyn Repository>, sealer: Sealer) -> A
             }
         })
     };
+    let repo_for_usage = repo.clone();
     AdminCtx {
         repo,
         sealer,
@@ -48,6 +52,11 @@ pub fn context(state: &AppState, repo: Arc<dyn Repository>, sealer: Sealer) -> A
             snapshots: state.snapshots.clone(),
         }),
         validate_config: Arc::new(validate),
-        usage: None,
+        // Admin reads see spend as flushed to the store, so every replica agrees on it.
+        usage: Some(StoredUsage::start(
+            repo_for_usage,
+            state.snapshots.clone(),
+            Duration::from_secs(state.settings.governance.spend_flush_secs.max(1)),
+        )),
     }
 }

@@ -126,6 +126,7 @@ pub async fn update_workspaces(
             }
         }
         if g.reset_usage == Some(true) {
+            ctx.check_reset()?;
             resets.push(ws.id.clone());
         }
         grants.retain(|x| x.workspace_id != ws.id);

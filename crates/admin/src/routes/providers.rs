@@ -175,6 +175,7 @@ pub fn apply_update(
         }
     }
     if req.reset_usage == Some(true) {
+        ctx.check_reset()?;
         ctx.reset_usage("provider", &p.id);
         if p.status == Status::Exhausted {
             p.status = Status::Active;

@@ -90,6 +90,25 @@ async fn provider_crud_has_portkeys_shapes() {
         h.ok_get("/v1/providers/open-ai", W1).await["status"],
         "active"
     );
+    // A limiter that cannot reset refuses before anything changes.
+    h.usage
+        .refuse_reset
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let r = h
+        .put(
+            "/v1/providers/open-ai",
+            W1,
+            json!({"reset_usage": true, "name": "not-applied"}),
+        )
+        .await;
+    assert_err(&r, 400, "AB01");
+    assert_eq!(
+        h.ok_get("/v1/providers/open-ai", W1).await["name"],
+        "renamed"
+    );
+    h.usage
+        .refuse_reset
+        .store(false, std::sync::atomic::Ordering::Relaxed);
 
     assert_err(
         &h.post(

@@ -84,6 +84,8 @@ fn all_for(t: KeyType) -> Vec<String> {
 pub struct TestUsage {
     pub exhausted: Mutex<Vec<String>>,
     pub resets: Mutex<Vec<(String, String)>>,
+    /// When set, the limiter cannot reset and says so.
+    pub refuse_reset: std::sync::atomic::AtomicBool,
 }
 
 impl UsageView for TestUsage {
@@ -100,6 +102,12 @@ impl UsageView for TestUsage {
     fn reset(&self, kind: &str, id: &str) {
         self.resets.lock().unwrap().push((kind.into(), id.into()));
         self.exhausted.lock().unwrap().retain(|e| e != id);
+    }
+
+    fn reset_unsupported(&self) -> Option<String> {
+        self.refuse_reset
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .then(|| "reset_usage is not supported".to_owned())
     }
 }
 

@@ -8,6 +8,7 @@ pub mod defaults;
 pub mod gate;
 pub mod notify;
 pub mod snapshot;
+pub mod usage;
 
 use std::sync::Arc;
 

@@ -52,6 +52,8 @@ pub struct Snapshot {
     default_workspace: Option<String>,
     providers: HashMap<(String, String), Arc<ProviderEntry>>,
     configs: HashMap<String, Arc<ConfigEntry>>,
+    /// Every budget by limiter scope (`(kind, id)`), for the admin API's usage view.
+    budgets: HashMap<(&'static str, String), UsageLimit>,
 }
 
 impl Snapshot {
@@ -67,6 +69,9 @@ impl Snapshot {
                 s.default_workspace = Some(w.id.clone());
             }
             s.workspaces.insert(w.id.clone(), Arc::new(w.clone()));
+            if let Some(u) = w.usage_limits {
+                s.budgets.insert(("workspace", w.id.clone()), u);
+            }
         }
         for k in data.api_keys.iter().filter(|k| k.status == Status::Active) {
             let Some(hash) = KeyHash::from_hex(&k.key_hash) else {
@@ -75,6 +80,9 @@ impl Snapshot {
             };
             if k.key_type != KeyType::OrganisationService {
                 s.workspace_keys += 1;
+            }
+            if let Some(u) = k.usage_limits {
+                s.budgets.insert(("api_key", k.id.clone()), u);
             }
             s.keys.insert(hash, Arc::new(principal(k)));
         }
@@ -87,6 +95,9 @@ impl Snapshot {
         for p in data.providers.iter().filter(|p| p.status == Status::Active) {
             match provider_entry(p, &integrations, data, sealer) {
                 Ok(entry) => {
+                    if let Some(u) = entry.limits.provider_usage {
+                        s.budgets.insert(("provider", p.id.clone()), u);
+                    }
                     s.providers
                         .insert((p.workspace_id.clone(), p.slug.clone()), Arc::new(entry));
                 }
@@ -131,6 +142,15 @@ impl Snapshot {
                 }
             }
         }
+        for g in &data.grants {
+            if let Some(u) = g.usage_limits {
+                let id = integrations
+                    .get(g.integration_id.as_str())
+                    .map_or(g.integration_id.as_str(), |i| i.id.as_str());
+                s.budgets
+                    .insert(("integration", format!("{id}:{}", g.workspace_id)), u);
+            }
+        }
         for c in data.configs.iter().filter(|c| c.status == Status::Active) {
             let entry = Arc::new(config_entry(c));
             s.configs.insert(c.slug.clone(), entry.clone());
@@ -163,6 +183,19 @@ impl Snapshot {
     pub fn provider(&self, workspace_id: &str, slug: &str) -> Option<&Arc<ProviderEntry>> {
         self.providers
             .get(&(workspace_id.to_owned(), slug.to_owned()))
+    }
+
+    /// The budget the limiter keeps for a scope (`api_key`, `workspace`, `provider`,
+    /// `integration` with a `grant_scope_id`).
+    pub fn budget(&self, kind: &str, id: &str) -> Option<UsageLimit> {
+        let kind: &'static str = match kind {
+            "api_key" => "api_key",
+            "workspace" => "workspace",
+            "provider" | "virtual_key" => "provider",
+            "integration" => "integration",
+            _ => return None,
+        };
+        self.budgets.get(&(kind, id.to_owned())).copied()
     }
 
     pub fn config(&self, slug_or_id: &str) -> Option<&Arc<ConfigEntry>> {

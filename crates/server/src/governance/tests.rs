@@ -356,3 +356,72 @@ fn defaults_fill_metadata_and_config_and_a_locked_key_refuses_overrides() {
     defaults::apply(&mut h, &locked, &snap).unwrap();
     assert_eq!(h.config.as_deref(), Some("pc-locked"));
 }
+
+#[tokio::test]
+async fn admin_usage_reads_stored_spend_for_the_current_period() {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use portcullis_admin::UsageView;
+    use portcullis_control::repo::Repository;
+    use portcullis_core::limits::{PeriodicReset, UsageKind, UsageLimit};
+
+    use super::snapshot::SnapshotHolder;
+    use super::usage::StoredUsage;
+
+    let mut data = catalog();
+    data.api_keys[0].usage_limits = Some(UsageLimit {
+        kind: UsageKind::Tokens,
+        credit_limit: 100.0,
+        alert_threshold: None,
+        periodic_reset: PeriodicReset::None,
+    });
+    let snap = Snapshot::build(&data, &sealer());
+    assert_eq!(
+        snap.budget("api_key", "k1").map(|u| u.credit_limit),
+        Some(100.0)
+    );
+    assert_eq!(snap.budget("api_key", "k2"), None);
+    assert_eq!(snap.budget("nonsense", "k1"), None);
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = portcullis_store::Store::open_in_data_dir(dir.path())
+        .await
+        .unwrap();
+    let repo: Arc<dyn Repository> = Arc::new(store);
+    // A stale period's spend must not count; the current one's must.
+    repo.add_spend(&[
+        Spend {
+            scope_kind: "api_key".into(),
+            scope_id: "k1".into(),
+            period: "tokens:all".into(),
+            units: 120,
+        },
+        Spend {
+            scope_kind: "api_key".into(),
+            scope_id: "k1".into(),
+            period: "cost:all".into(),
+            units: 5,
+        },
+    ])
+    .await
+    .unwrap();
+    let view = StoredUsage::start(
+        repo,
+        Arc::new(SnapshotHolder::new(snap)),
+        Duration::from_millis(20),
+    );
+    let mut got = None;
+    for _ in 0..200 {
+        got = view.current("api_key", "k1");
+        if got.as_ref().is_some_and(|u| u.spent > 0.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let got = got.expect("k1 has a budget");
+    assert_eq!((got.spent, got.limit, got.exhausted), (120.0, 100.0, true));
+    assert_eq!(got.period, "all");
+    assert!(view.current("api_key", "k2").is_none());
+    assert!(view.reset_unsupported().is_some());
+}
