@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end tests: official client SDKs (Python openai / anthropic / portkey-ai, Node openai)
 # against a real `portcullis serve`, with `portcullis mock-provider` as every upstream.
+# A second `portcullis serve` (own data directory, PORTCULLIS_ADMIN_KEY set) serves the
+# portkey-ai admin tests: creating workspace keys ends open mode, so they cannot share the first.
 #
 #   e2e/run.sh [--no-build] [--python-only | --node-only] [PYTEST_ARGS...]
 #
@@ -32,7 +34,7 @@ for arg in "$@"; do
     --python-only) run_node=0 ;;
     --node-only) run_python=0 ;;
     -h | --help)
-      sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *) pytest_args+=("$arg") ;;
@@ -122,11 +124,12 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 free_ports() {
-  # Two distinct free loopback ports (held open together so they differ).
+  # `free_ports N`: N distinct free loopback ports (held open together so they differ).
+  local n="$1"
   if command -v python3 >/dev/null; then
-    python3 - <<'EOF'
-import socket
-socks = [socket.socket() for _ in range(2)]
+    python3 - "$n" <<'EOF'
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))
@@ -135,11 +138,17 @@ EOF
     # shellcheck disable=SC2016 # JavaScript template literal, not shell
     node -e '
       const net = require("net");
-      const a = net.createServer().listen(0, "127.0.0.1", () => {
-        const b = net.createServer().listen(0, "127.0.0.1", () => {
-          console.log(`${a.address().port} ${b.address().port}`); a.close(); b.close();
-        });
-      });'
+      const n = Number(process.argv[1]), servers = [];
+      const next = () => {
+        if (servers.length === n) {
+          console.log(servers.map((s) => s.address().port).join(" "));
+          servers.forEach((s) => s.close());
+          return;
+        }
+        const s = net.createServer().listen(0, "127.0.0.1", next);
+        servers.push(s);
+      };
+      next();' "$n"
   fi
 }
 
@@ -153,8 +162,8 @@ wait_healthy() {
   done
 }
 
-read -r MOCK_PORT GW_PORT < <(free_ports) || true
-[[ -n "${GW_PORT:-}" ]] || die "could not pick free ports"
+read -r MOCK_PORT GW_PORT ADMIN_PORT < <(free_ports 3) || true
+[[ -n "${ADMIN_PORT:-}" ]] || die "could not pick free ports"
 
 # Gateway settings come only from flags: drop the caller's PORTCULLIS_* settings (a config
 # file or gateway keys would change what the tests see), keeping log level and test switches.
@@ -176,10 +185,22 @@ mkdir -p "$LOGS/data"
 pids+=($!)
 gw_pid=$!
 
+# The admin gateway: its own data directory and a random bootstrap admin key (an organisation
+# key with every admin scope), given to that process and to pytest only.
+ADMIN_KEY="pc-e2e-admin-$(head -c 36 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+log "starting admin gateway (PORTCULLIS_ADMIN_KEY) on 127.0.0.1:$ADMIN_PORT"
+mkdir -p "$LOGS/admin-data"
+PORTCULLIS_ADMIN_KEY="$ADMIN_KEY" "$BIN" serve --host 127.0.0.1 --port "$ADMIN_PORT" \
+  --data-dir "$LOGS/admin-data" >"$LOGS/admin-gateway.log" 2>&1 &
+pids+=($!)
+admin_pid=$!
+
 export MOCK_URL="http://127.0.0.1:$MOCK_PORT"
 export PORTCULLIS_URL="http://127.0.0.1:$GW_PORT"
+ADMIN_URL="http://127.0.0.1:$ADMIN_PORT"
 wait_healthy mock "$mock_pid" "$MOCK_URL/__mock/health"
 wait_healthy gateway "$gw_pid" "$PORTCULLIS_URL/v1/health"
+wait_healthy admin-gateway "$admin_pid" "$ADMIN_URL/v1/health"
 log "servers are up"
 
 # --- client dependencies ---------------------------------------------------------------------
@@ -214,9 +235,10 @@ fi
 
 failed=()
 if ((run_python)); then
-  log "pytest (openai, anthropic, portkey-ai SDKs)"
-  (cd "$E2E/python" && bounded "$(remaining)" pytest "$VENV/bin/python" -m pytest \
-    ${pytest_args[@]+"${pytest_args[@]}"}) || failed+=(python)
+  log "pytest (openai, anthropic, portkey-ai SDKs; portkey-ai admin API)"
+  (cd "$E2E/python" && bounded "$(remaining)" pytest env PORTCULLIS_ADMIN_URL="$ADMIN_URL" \
+    PORTCULLIS_ADMIN_KEY="$ADMIN_KEY" PORTCULLIS_ADMIN_LOG="$LOGS/admin-gateway.log" \
+    "$VENV/bin/python" -m pytest ${pytest_args[@]+"${pytest_args[@]}"}) || failed+=(python)
 fi
 if ((run_node)); then
   log "node --test (openai Node SDK)"
@@ -224,8 +246,8 @@ if ((run_node)); then
     test/*.test.mjs) || failed+=(node)
 fi
 
-# Both servers must have survived the run.
-for pid in "$mock_pid" "$gw_pid"; do
+# Every server must have survived the run.
+for pid in "$mock_pid" "$gw_pid" "$admin_pid"; do
   kill -0 "$pid" 2>/dev/null || {
     log "a server exited during the tests"
     failed+=(server)

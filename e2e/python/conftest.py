@@ -121,3 +121,31 @@ def anthropic_client(gateway_url: str, mock: Mock) -> anthropic.Anthropic:
         max_retries=0,
         timeout=20.0,
     )
+
+
+# --- the admin gateway (test_portkey_admin.py) ------------------------------------------------
+# `e2e/run.sh` also starts a second `portcullis serve` with its own data directory and a random
+# bootstrap admin key, and passes PORTCULLIS_ADMIN_URL and PORTCULLIS_ADMIN_KEY to pytest (and
+# PORTCULLIS_ADMIN_LOG, that gateway's log file). Admin tests create workspace keys, which end
+# open mode, so they never touch the gateway above.
+
+
+@pytest.fixture(scope="session")
+def admin_url() -> str:
+    return _env("PORTCULLIS_ADMIN_URL")
+
+
+@pytest.fixture(scope="session")
+def admin_key() -> str:
+    key = os.environ.get("PORTCULLIS_ADMIN_KEY", "").strip()
+    if not key:
+        _env("PORTCULLIS_ADMIN_KEY")
+    return key
+
+
+@pytest.fixture
+def admin_client(admin_url: str, admin_key: str):
+    """The `portkey-ai` SDK holding the organisation admin key, as an admin would use it."""
+    from portkey_ai import Portkey
+
+    return Portkey(api_key=admin_key, base_url=f"{admin_url}/v1")

@@ -13,6 +13,17 @@ pub fn run(settings: Option<PathBuf>, portkey: Option<PathBuf>) -> Result<(), St
     let mut trusted = Settings::default().trusted_custom_hosts;
     if let Some(path) = settings {
         let s = Settings::from_file(&path).map_err(|e| e.to_string())?;
+        if let Some(catalog) = &s.catalog {
+            let hosts = HostPolicy::with_trusted(&s.trusted_custom_hosts)?;
+            let vars = portcullis_server::declarative::check(catalog, &hosts)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            for v in vars.iter().filter(|v| std::env::var(v).is_err()) {
+                eprintln!(
+                    "note: the catalog reads environment variable {v}, which is not set here \
+                     (serve refuses to start without it)"
+                );
+            }
+        }
         trusted = s.trusted_custom_hosts;
         println!("{}: ok", path.display());
     }

@@ -1,5 +1,6 @@
 //! Command-line interface: subcommands and their flags (each also settable from `PORTCULLIS_*`).
 
+mod admin;
 mod check;
 mod mock;
 mod serve;
@@ -29,10 +30,30 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run the scriptable mock provider (OpenAI, Anthropic and Gemini wire formats).
     MockProvider(MockArgs),
-    /// Validate configuration files.
+    /// Validate configuration files, or apply a settings file's catalog section.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Gateway API keys: create (admin or workspace), list, revoke, delete.
+    Keys {
+        #[command(subcommand)]
+        command: admin::KeysCommand,
+    },
+    /// Workspaces: create, list.
+    Workspaces {
+        #[command(subcommand)]
+        command: admin::WorkspacesCommand,
+    },
+    /// AI providers (`@slug`) and their credentials: create, list.
+    Providers {
+        #[command(subcommand)]
+        command: admin::ProvidersCommand,
+    },
+    /// Saved Portkey configs (`pc-…`): create, list.
+    Configs {
+        #[command(subcommand)]
+        command: admin::ConfigsCommand,
     },
 }
 
@@ -92,6 +113,11 @@ pub enum ConfigCommand {
         #[arg(long)]
         portkey: Option<PathBuf>,
     },
+    /// Apply the settings file's `catalog:` section to the store now (as `serve` does at start).
+    Apply {
+        #[command(flatten)]
+        store: admin::StoreArgs,
+    },
 }
 
 pub fn init_tracing(filter: Option<&str>) {
@@ -101,19 +127,37 @@ pub fn init_tracing(filter: Option<&str>) {
         .unwrap_or_else(|| "info".into());
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Logs go to standard error: standard output is for what commands print (keys, slugs, JSON).
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_writer(std::io::stderr)
         .init();
 }
 
 pub async fn run(cli: Cli) -> Result<(), String> {
-    match cli.command {
-        Command::Serve(args) => serve::run(args).await,
-        Command::MockProvider(args) => mock::run(args).await,
+    let admin = match cli.command {
+        Command::Serve(args) => return serve::run(args).await,
+        Command::MockProvider(args) => return mock::run(args).await,
         Command::Config {
             command: ConfigCommand::Check { settings, portkey },
-        } => check::run(settings, portkey),
+        } => return check::run(settings, portkey),
+        Command::Config {
+            command: ConfigCommand::Apply { store },
+        } => admin::apply(store).await,
+        Command::Keys { command } => admin::keys(command).await,
+        Command::Workspaces { command } => admin::workspaces(command).await,
+        Command::Providers { command } => admin::providers(command).await,
+        Command::Configs { command } => admin::configs(command).await,
+    };
+    match admin {
+        Ok(()) => Ok(()),
+        Err(admin::Failure::Runtime(m)) => Err(m),
+        // Bad input exits 2, as clap's own usage errors do (the store is closed by now).
+        Err(admin::Failure::Usage(m)) => {
+            eprintln!("error: {m}");
+            std::process::exit(2);
+        }
     }
 }
 

@@ -14,6 +14,10 @@ use serde_json::Value;
 pub type ConfigValidator =
     Arc<dyn Fn(&Value, Option<&str>) -> Result<(), Vec<String>> + Send + Sync>;
 
+/// Checks a provider's `custom_host` against the gateway's host policy (SSRF rules and the
+/// trusted-host allow-list): the normalised base URL, or what to fix.
+pub type HostChecker = Arc<dyn Fn(&str) -> Result<String, String> + Send + Sync>;
+
 /// Everything the admin routes use. Cheap to clone (all shared).
 #[derive(Clone)]
 pub struct AdminCtx {
@@ -23,6 +27,8 @@ pub struct AdminCtx {
     /// Resolves `x-portkey-api-key` / `Authorization: Bearer` to a principal.
     pub auth: Arc<dyn Authenticator>,
     pub validate_config: ConfigValidator,
+    /// Stored credentials only go to hosts a client could also name: the same policy applies.
+    pub check_host: HostChecker,
     /// Live budget usage per scope; `None` when the gateway runs without a limiter.
     pub usage: Option<Arc<dyn UsageView>>,
 }
@@ -71,6 +77,37 @@ impl AdminCtx {
             Some(why) => Err(crate::error::ApiError::field("reset_usage", why)),
             None => Ok(()),
         }
+    }
+
+    /// Checks (and normalises) the custom host in a provider's options, under either spelling
+    /// (`custom_host`, or the SDK's `customHost`); `field` names the object in errors.
+    pub(crate) fn check_custom_host(
+        &self,
+        field: &str,
+        options: &mut serde_json::Map<String, Value>,
+    ) -> Result<(), crate::error::ApiError> {
+        for key in ["custom_host", "customHost"] {
+            let path = format!("{field}.{key}");
+            match options.get(key) {
+                None | Some(Value::Null) => {}
+                Some(Value::String(h)) if h.trim().is_empty() => {
+                    options.remove(key);
+                }
+                Some(Value::String(h)) => {
+                    let url = (self.check_host)(h.trim()).map_err(|why| {
+                        crate::error::ApiError::field(&path, format!("{path}: {why}"))
+                    })?;
+                    options.insert(key.to_owned(), Value::String(url));
+                }
+                Some(_) => {
+                    return Err(crate::error::ApiError::field(
+                        &path,
+                        format!("{path} must be a URL string"),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn reset_usage(&self, kind: &str, id: &str) {

@@ -49,7 +49,7 @@ const UNPREFIXED_OPTION_HEADERS: &[(&str, &str)] = &[
 /// Everything the gateway reads from request headers.
 #[derive(Debug, Default, Clone)]
 pub struct PortkeyHeaders {
-    /// `x-portkey-provider`, possibly `@slug`.
+    /// `x-portkey-provider`, possibly `@slug`; else `@` + the legacy `x-portkey-virtual-key`.
     pub provider: Option<String>,
     /// The provider key the client brought (`Authorization: Bearer`, else `x-api-key`).
     pub client_key: Option<Secret>,
@@ -89,6 +89,7 @@ pub fn parse(headers: &HeaderMap) -> Result<PortkeyHeaders, GatewayError> {
         ..Default::default()
     };
     let mut x_api_key = None;
+    let mut virtual_key: Option<String> = None;
     let mut seen_cache_refresh = false;
     for (name, value) in headers {
         let n = name.as_str();
@@ -121,6 +122,7 @@ pub fn parse(headers: &HeaderMap) -> Result<PortkeyHeaders, GatewayError> {
         let v = text(n, value)?;
         match suffix {
             "provider" => set_once(&mut out.provider, v),
+            "virtual-key" => set_once(&mut virtual_key, v.trim_start_matches('@')),
             "config" => set_once(&mut out.config, v),
             "custom-host" => set_once(&mut out.custom_host, v),
             "trace-id" => set_once(&mut out.trace_id, v),
@@ -154,6 +156,12 @@ pub fn parse(headers: &HeaderMap) -> Result<PortkeyHeaders, GatewayError> {
     }
     if out.client_key.is_none() {
         out.client_key = x_api_key.map(Secret::new);
+    }
+    // Portkey's resolution order: `x-portkey-provider` first, then the virtual key.
+    if out.provider.is_none()
+        && let Some(vk) = virtual_key.filter(|v| !v.is_empty())
+    {
+        out.provider = Some(format!("@{vk}"));
     }
     Ok(out)
 }
@@ -290,6 +298,18 @@ mod tests {
         for t in [PROVIDER_OPTION_HEADERS, UNPREFIXED_OPTION_HEADERS] {
             assert!(t.windows(2).all(|w| w[0].0 < w[1].0));
         }
+    }
+
+    #[test]
+    fn the_virtual_key_header_names_a_catalog_provider_after_the_provider_header() {
+        let p = parse(&h(&[("x-portkey-virtual-key", "openai-prod")])).unwrap();
+        assert_eq!(p.provider.as_deref(), Some("@openai-prod"));
+        let p = parse(&h(&[
+            ("x-portkey-virtual-key", "openai-prod"),
+            ("x-portkey-provider", "@anthropic-prod"),
+        ]))
+        .unwrap();
+        assert_eq!(p.provider.as_deref(), Some("@anthropic-prod"));
     }
 
     #[test]

@@ -172,7 +172,7 @@ impl Walk<'_> {
         } else if obj.contains_key("targets") {
             self.err(path, "strategy", "Required when 'targets' is given");
             return None;
-        } else if obj.contains_key("provider") {
+        } else if obj.contains_key("provider") || obj.contains_key("virtual_key") {
             NodeKind::Target(Arc::new(self.target(&obj, path, inherited)?))
         } else {
             self.err(path, "", NODE_SHAPE_MESSAGE);
@@ -487,7 +487,25 @@ impl Walk<'_> {
         if self.leaves > MAX_TARGETS {
             return None;
         }
-        let provider = obj.get("provider").and_then(Value::as_str);
+        // A legacy `virtual_key` target names a catalog provider by slug: `@slug` in today's terms.
+        let virtual_key = match obj.get("virtual_key") {
+            Some(Value::String(vk)) if !vk.is_empty() => {
+                Some(format!("@{}", vk.trim_start_matches('@')))
+            }
+            Some(_) => {
+                self.err(
+                    path,
+                    "virtual_key",
+                    "Expected a non-empty string (a provider slug)",
+                );
+                return None;
+            }
+            None => None,
+        };
+        let provider = match obj.get("provider") {
+            Some(p) => p.as_str(),
+            None => virtual_key.as_deref(),
+        };
         let Some(provider) = provider else {
             self.err(path, "provider", "Expected string");
             return None;

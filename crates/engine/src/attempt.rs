@@ -2,7 +2,7 @@
 //! per-attempt timeout.
 
 use std::borrow::Cow;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use portcullis_config::plan::Target;
 use portcullis_core::{ErrorCode, GatewayError, JsonObject};
@@ -14,6 +14,9 @@ use crate::gate::Pass;
 use crate::leg::Leg;
 use crate::outcome::Outcome;
 use crate::retry::{RETRY_AFTER_BUDGET, backoff};
+
+/// W3C trace context, sent to providers.
+pub(crate) const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
 
 /// `{...body, ...override_params}`; borrows the body when there is nothing to override.
 fn merged<'a>(body: &'a JsonObject, over: &JsonObject) -> Cow<'a, JsonObject> {
@@ -208,9 +211,13 @@ impl Engine {
                 req.headers.insert(name.clone(), v.clone());
             }
         }
+        if let Some(tp) = &call.traceparent {
+            req.headers.insert(TRACEPARENT, tp.clone());
+        }
         let mut spent = Duration::ZERO;
         let mut attempt = 0u32;
         loop {
+            let started = Instant::now();
             let exchange = self.exchange(&req, &leg, &mut pass, call);
             let result = match self.attempt_timeout(target, req.stream) {
                 Some((t, asked)) => tokio::time::timeout(t, exchange).await.unwrap_or_else(|_| {
@@ -218,6 +225,12 @@ impl Engine {
                 }),
                 None => exchange.await,
             };
+            let status = match &result {
+                Exchange::Done(o) => o.status,
+                Exchange::Failed(f) => f.status,
+            };
+            call.journal
+                .note(path, up, status.as_u16(), started.elapsed());
             let failure = match result {
                 Exchange::Done(mut o) => {
                     o.option_path = path.to_owned();

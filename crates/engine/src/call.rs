@@ -23,6 +23,10 @@ pub struct Call {
     pub created: u64,
     /// Told how a streamed answer ended (usage, errors, client gone): for settling and logging.
     pub on_stream_end: std::sync::Mutex<Option<OnStreamEnd>>,
+    /// Every attempt, for the request's log record.
+    pub journal: std::sync::Arc<crate::Journal>,
+    /// W3C `traceparent` sent upstream so provider-side traces join the gateway's.
+    pub traceparent: Option<http::HeaderValue>,
 }
 
 impl Call {
@@ -40,6 +44,10 @@ pub struct ProxyCall {
     pub client_headers: HeaderMap,
     pub body: ProxyBody,
     pub metadata: JsonObject,
+    /// Every attempt, for the request's log record.
+    pub journal: std::sync::Arc<crate::Journal>,
+    /// W3C `traceparent` sent upstream.
+    pub traceparent: Option<http::HeaderValue>,
 }
 
 pub enum ProxyBody {

@@ -8,6 +8,7 @@ pub mod body;
 mod call;
 mod exchange;
 pub mod gate;
+pub mod journal;
 mod leg;
 mod outcome;
 mod proxy;
@@ -24,6 +25,7 @@ use portcullis_config::plan::{Plan, Target};
 use portcullis_core::JsonObject;
 
 pub use call::{Call, ProxyBody, ProxyCall};
+pub use journal::{AttemptNote, Journal, JournalEntries};
 pub use outcome::{Outcome, OutcomeBody};
 pub use proxy::proxy_url;
 pub use transport::{ClientSettings, HttpTransport, Transport};

@@ -140,6 +140,9 @@ impl ProxyLeaf<'_> {
             }
         }
         adapter_for(up.spec.family).auth_headers(up, &mut headers);
+        if let Some(tp) = &self.call.traceparent {
+            headers.insert(crate::attempt::TRACEPARENT, tp.clone());
+        }
         let Some(body) = self.take_body() else {
             let e = GatewayError::new(
                 ErrorCode::UpstreamUnreachable,
@@ -204,6 +207,7 @@ impl ProxyLeaf<'_> {
         let mut spent = std::time::Duration::ZERO;
         let mut attempt = 0;
         loop {
+            let started = std::time::Instant::now();
             let result = match engine.attempt_timeout(target, false) {
                 Some((t, asked)) => tokio::time::timeout(t, self.attempt(engine, target, &url))
                     .await
@@ -212,6 +216,13 @@ impl ProxyLeaf<'_> {
                     }),
                 None => self.attempt(engine, target, &url).await,
             };
+            let status = match &result {
+                Exchange::Done(o) => o.status,
+                Exchange::Failed(f) => f.status,
+            };
+            self.call
+                .journal
+                .note(path, up, status.as_u16(), started.elapsed());
             match result {
                 Exchange::Done(mut o) => {
                     o.option_path = path.to_owned();

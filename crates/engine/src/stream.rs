@@ -105,7 +105,10 @@ impl TranslatedStream {
         if let Some(f) = self.on_end.take() {
             f(StreamEnd {
                 provider: std::mem::take(&mut self.provider),
-                model: std::mem::take(&mut self.model),
+                model: self
+                    .translator
+                    .served_model()
+                    .unwrap_or_else(|| std::mem::take(&mut self.model)),
                 usage: self.translator.usage(),
                 error,
                 completed,

@@ -40,6 +40,8 @@ fn call(endpoint: Endpoint, body: Value, metadata: Value) -> Call {
         metadata: metadata.as_object().cloned().unwrap_or_default(),
         path: "/v1/chat/completions".into(),
         created: 1,
+        journal: Default::default(),
+        traceparent: None,
         on_stream_end: Default::default(),
     }
 }

@@ -108,7 +108,6 @@ for j = 1, nb do
   local reset = ARGV[o + 1]
   local limit = tonumber(ARGV[o + 2])
   local alert = tonumber(ARGV[o + 3])
-  local est = tonumber(ARGV[o + 4])
   local label, pend = period(reset)
   local key = KEYS[nr + j] .. ':' .. label
   local lk = KEYS[nr + nb + j] .. ':' .. label
@@ -136,7 +135,8 @@ for j = 1, nb do
     redis.call('HSET', key, 'r', 0)
     r = 0
   end
-  if budget_fail == 0 and (s + r >= limit or s + r + est > limit) then budget_fail = j end
+  -- Refused only once nothing is left (spent + in flight); a larger estimate still passes.
+  if budget_fail == 0 and s + r >= limit then budget_fail = j end
 end
 
 if budget_fail > 0 then return {0, 'b', budget_fail} end

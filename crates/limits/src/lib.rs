@@ -45,11 +45,13 @@
 //!
 //! A ledger per (scope, `cost|tokens`, [`Period`]) keeps `spent` and `reserved` in ledger units
 //! (nano-dollars or tokens, [`UsageLimit::limit_units`]). Admission refuses when
-//! `spent + reserved ≥ limit` or `spent + reserved + estimate > limit`, else reserves the
-//! estimate. Settle does `reserved −= estimate; spent += actual` in the period the reservation was
-//! made in, and reports each [`Crossing`] (alert threshold, exhaustion) exactly once per period per
-//! scope. Overshoot is therefore bounded by what was in flight: `spent` can pass `limit` only by
-//! the sum over in-flight requests of `actual − estimate`.
+//! `spent + reserved ≥ limit` (nothing left: Portkey refuses only an exhausted budget, so an
+//! estimate larger than the remainder still passes), else reserves the estimate, which holds the
+//! remainder against concurrent requests. Settle does `reserved −= estimate; spent += actual` in
+//! the period the reservation was made in, and reports each [`Crossing`] (alert threshold,
+//! exhaustion) exactly once per period per scope. Overshoot is therefore bounded by what was in
+//! flight: `spent` passes `limit` only by what requests admitted while something was left used
+//! beyond it.
 //!
 //! # Durability
 //!
@@ -190,7 +192,8 @@ pub enum Refusal {
         limit: RateLimit,
         retry_after: Duration,
     },
-    /// HTTP 412. A budget of `scope` cannot cover the estimate. Reported before any rate refusal.
+    /// HTTP 412. A budget of `scope` is used up (spent plus in flight). Reported before any rate
+    /// refusal.
     #[error("usage limit exceeded for {scope}")]
     BudgetExhausted { scope: Scope, limit: UsageLimit },
     /// HTTP 503. Only from a backend configured to fail closed (Redis unreachable).

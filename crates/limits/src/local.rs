@@ -483,9 +483,10 @@ impl InProcessLimiter {
                     let led = slot.ledger(now, limit);
                     let used = led.spent.saturating_add(led.reserved);
                     let cap = limit.limit_units();
-                    if (used >= cap || used.saturating_add(e) > cap)
-                        && budget_fail.is_none_or(|(first, _)| *idx < first)
-                    {
+                    // Refused only once nothing is left (spent + in flight), as Portkey does:
+                    // an estimate larger than the remainder (a default max_tokens against a
+                    // small budget) is still admitted, and holds the rest until it settles.
+                    if used >= cap && budget_fail.is_none_or(|(first, _)| *idx < first) {
                         budget_fail = Some((*idx, i));
                     }
                     staged.push(Staged::Budget {

@@ -12,12 +12,12 @@ use portcullis_limits::*;
 const USD: i64 = NANOS_PER_USD;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
-async fn concurrent_admissions_admit_exactly_what_fits() {
+async fn concurrent_admissions_stop_once_reservations_cover_the_budget() {
     for fits in [0usize, 1, 25, 99, 100] {
         let (lim, _clock) = limiter(Burst::Window);
         let lim: Arc<dyn Limiter> = Arc::new(lim);
         let s = key("k");
-        // Each estimate is $0.10; the budget fits `fits` of them.
+        // Each estimate is $0.10; after `fits` of them $0.05 is left, which admits one more.
         let limits = Arc::new(budget_only(
             &s,
             usd(0.1 * fits as f64 + 0.05, None, PeriodicReset::None),
@@ -41,12 +41,13 @@ async fn concurrent_admissions_admit_exactly_what_fits() {
                 held.push(r);
             }
         }
-        assert_eq!(held.len(), fits);
+        let held_n = held.len();
+        assert_eq!(held_n, (fits + 1).min(100));
         for r in held {
             lim.settle(r, spend(USD / 10)).await;
         }
         let total: i64 = lim.drain().iter().map(|d| d.delta).sum();
-        assert_eq!(total, fits as i64 * USD / 10);
+        assert_eq!(total, held_n as i64 * USD / 10);
     }
 }
 
@@ -167,6 +168,9 @@ fn token_budgets_use_the_token_estimate() {
         cost_nanos: 5 * USD,
     };
     let a = lim.admit_now(&limits, est).unwrap();
+    // 400 tokens are left: an estimate of 600 still passes and holds them...
+    let b = lim.admit_now(&limits, est).unwrap();
+    // ...so nothing is left for a third request until one settles.
     assert!(lim.admit_now(&limits, est).is_err());
     let c = lim.settle_now(
         a.reservation,
@@ -177,7 +181,8 @@ fn token_budgets_use_the_token_estimate() {
     );
     assert!(c.is_empty());
     let (_, spent, reserved) = lim.budget_state(&s, UsageKind::Tokens).unwrap();
-    assert_eq!((spent, reserved), (400, 0));
+    assert_eq!((spent, reserved), (400, 600));
+    lim.settle_now(b.reservation, Actual::default());
     lim.admit_now(&limits, est).unwrap();
 }
 
@@ -318,8 +323,9 @@ fn seeding_from_stored_spend() {
     let limits = budget_only(&s, monthly);
     let period = Period::current(PeriodicReset::Monthly, clock.now_us());
     lim.seed(&s, UsageKind::Cost, period, 90 * USD);
-    assert!(lim.admit_now(&limits, cost(11 * USD)).is_err());
-    let a = lim.admit_now(&limits, cost(10 * USD)).unwrap();
+    // $10 is left: a larger estimate passes and holds it.
+    let a = lim.admit_now(&limits, cost(11 * USD)).unwrap();
+    assert!(lim.admit_now(&limits, cost(1)).is_err());
     // Seeded above the alert threshold: no alert crossing; exhaustion still reported.
     let c = lim.settle_now(a.reservation, spend(10 * USD));
     assert_eq!(c.len(), 1);
@@ -339,25 +345,14 @@ fn seeding_from_stored_spend() {
     let life = key("life");
     lim.seed(&life, UsageKind::Tokens, Period::LIFETIME, 999);
     let l = budget_only(&life, tokens_budget(1_000, PeriodicReset::None));
-    assert!(
-        lim.admit_now(
-            &l,
-            Estimate {
-                tokens: 2,
-                cost_nanos: 0
-            }
-        )
-        .is_err()
-    );
-    let _held = lim
-        .admit_now(
-            &l,
-            Estimate {
-                tokens: 1,
-                cost_nanos: 0,
-            },
-        )
-        .unwrap();
+    let tokens = |n| Estimate {
+        tokens: n,
+        cost_nanos: 0,
+    };
+    // One token is left: the next request takes it, whatever its estimate...
+    let _held = lim.admit_now(&l, tokens(2)).unwrap();
+    // ...and nothing is left for another.
+    assert!(lim.admit_now(&l, tokens(1)).is_err());
 }
 
 #[test]
@@ -368,11 +363,17 @@ fn budgets_and_rates_are_admitted_together() {
         rate: vec![(s.clone(), req(RateUnit::Rpm, 2))],
         budgets: vec![(s.clone(), usd(1.0, None, PeriodicReset::None))],
     };
-    // A budget refusal takes precedence and charges no rate cell.
+    // An estimate beyond the budget holds all of it: the next request is refused by the budget,
+    // which takes precedence and charges no rate cell.
+    let big = lim.admit_now(&limits, cost(2 * USD)).unwrap();
+    assert_eq!(big.requests.unwrap().remaining, 1);
     assert!(matches!(
-        lim.admit_now(&limits, cost(2 * USD)),
+        lim.admit_now(&limits, cost(USD / 4)),
         Err(Refusal::BudgetExhausted { .. })
     ));
+    lim.settle_now(big.reservation, Actual::default());
+    // The window allows 2 requests; the one above used one of them.
+    let (lim, _clock) = limiter(Burst::Window);
     let a = lim.admit_now(&limits, cost(USD / 4)).unwrap();
     assert_eq!(a.requests.unwrap().remaining, 1);
     let b = lim.admit_now(&limits, cost(USD / 4)).unwrap();

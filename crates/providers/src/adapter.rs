@@ -124,6 +124,11 @@ pub trait StreamTranslator: Send {
     /// Usage seen so far (complete once `finish` returned `Ok`).
     fn usage(&self) -> Option<Usage>;
 
+    /// The model the provider says it served (stream chunks carry it), for pricing and logs.
+    fn served_model(&self) -> Option<String> {
+        None
+    }
+
     /// The frame that reports `err` to this stream's client, in the client's format.
     fn error_frame(&self, err: &GatewayError) -> Bytes {
         err.sse_event()

@@ -52,6 +52,10 @@ pub fn context(state: &AppState, repo: Arc<dyn Repository>, sealer: Sealer) -> A
             snapshots: state.snapshots.clone(),
         }),
         validate_config: Arc::new(validate),
+        check_host: {
+            let hosts = state.hosts.clone();
+            Arc::new(move |raw: &str| hosts.check(raw).map_err(|r| r.reason))
+        },
         // Admin reads see spend as flushed to the store, so every replica agrees on it.
         usage: Some(StoredUsage::start(
             repo_for_usage,

@@ -2,9 +2,11 @@
 
 pub mod admin;
 pub mod app;
+pub mod declarative;
 pub mod edge;
 mod extract;
 pub mod governance;
+pub mod observe;
 pub mod pipeline;
 pub mod respond;
 mod routes;

@@ -14,8 +14,9 @@
 //! 9. **settle** — usage → tokens → cost; reservations settle.
 //! 10. **record** — one log event per request, off the response path.
 //!
-//! Steps 3–5 and 8–10 arrive with the governance, guardrail and observability capabilities;
-//! each slots in at its numbered place below.
+//! Steps 4–5 and 8 arrive with the guardrail and cache capabilities; each slots in at its
+//! numbered place below. Step 10 begins first (so refusals are recorded too) and ends when the
+//! response body does (`observe`).
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -24,13 +25,14 @@ use axum::extract::Request;
 use axum::response::Response;
 use portcullis_config::{PortkeyHeaders, headers};
 use portcullis_core::{Endpoint, GatewayError, JsonObject};
-use portcullis_engine::Call;
 use portcullis_engine::stream::{OnStreamEnd, StreamEnd};
+use portcullis_engine::{Call, Outcome};
 use serde_json::Value;
 
 use crate::extract;
 use crate::governance;
 use crate::governance::admit::{self, Pending};
+use crate::observe::{Draft, StreamSummary};
 use crate::respond::{self, Ingress};
 use crate::state::AppState;
 
@@ -55,6 +57,19 @@ pub(crate) fn trace_id(h: &PortkeyHeaders) -> String {
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
 
+/// The endpoint's name in log records and analytics.
+pub(crate) fn endpoint_label(e: Endpoint) -> &'static str {
+    match e {
+        Endpoint::ChatComplete => "chat.completions",
+        Endpoint::Complete => "completions",
+        Endpoint::Embed => "embeddings",
+        Endpoint::Messages => "messages",
+        Endpoint::MessagesCountTokens => "messages.count_tokens",
+        Endpoint::Models => "models",
+        Endpoint::Proxy => "proxy",
+    }
+}
+
 /// Runs a JSON inference request (chat, completions, embeddings, messages, count_tokens).
 pub async fn json(
     state: Arc<AppState>,
@@ -63,35 +78,65 @@ pub async fn json(
     req: Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
+    // 10. record: begun now, emitted when the response ends, whatever happens in between.
+    let mut draft = Draft::begin(
+        &state.observer,
+        state.prices,
+        endpoint_label(endpoint),
+        &parts.method,
+        parts.uri.path(),
+        &parts.headers,
+    );
     let mut portkey = match headers::parse(&parts.headers) {
         Ok(h) => h,
-        Err(e) => return respond::error(e, ingress, None),
+        Err(e) => {
+            draft.fail(&e);
+            return respond::error(e, ingress, None);
+        }
     };
     let trace = trace_id(&portkey);
-    let fail = |e: GatewayError| respond::error(e, ingress, Some(&trace));
-    if let Err(e) = extract::check_content_type(&parts.headers, true) {
-        return fail(e);
+    draft.trace(&trace, portkey.debug);
+    match run(&state, endpoint, parts, body, &mut portkey, &mut draft).await {
+        Ok((outcome, requested_model, rate_headers)) => {
+            draft.outcome(&outcome, &requested_model);
+            let mut resp = respond::outcome(outcome, ingress, &trace);
+            for (name, value) in rate_headers {
+                if let Ok(v) = http::HeaderValue::from_str(&value) {
+                    resp.headers_mut().insert(name, v);
+                }
+            }
+            draft.wrap(resp)
+        }
+        Err(e) => {
+            draft.fail(&e);
+            respond::error(e, ingress, Some(&trace))
+        }
     }
-    let raw = match extract::read_limited(body, state.settings.limits.max_body_bytes).await {
-        Ok(b) => b,
-        Err(e) => return fail(e),
-    };
-    let body: JsonObject = match extract::json_object(&raw) {
-        Ok(b) => b,
-        Err(e) => return fail(e),
-    };
+}
+
+type RateHeaders = Vec<(&'static str, String)>;
+
+/// Steps 1–9; a refusal before the plan ran is the error.
+async fn run(
+    state: &Arc<AppState>,
+    endpoint: Endpoint,
+    parts: http::request::Parts,
+    body: axum::body::Body,
+    portkey: &mut PortkeyHeaders,
+    draft: &mut Draft,
+) -> Result<(Outcome, String, RateHeaders), GatewayError> {
+    extract::check_content_type(&parts.headers, true)?;
+    let raw = extract::read_limited(body, state.settings.limits.max_body_bytes).await?;
+    let body: JsonObject = extract::json_object(&raw)?;
+    draft.request_json(&body, raw.len());
 
     // 1. authenticate (and apply the key's defaults).
-    let (snap, caller) = match governance::admit_caller(&state, &parts.headers, &mut portkey) {
-        Ok(c) => c,
-        Err(e) => return fail(e),
-    };
+    let (snap, caller) = governance::admit_caller(state, &parts.headers, portkey)?;
+    draft.caller(&caller);
+    draft.metadata(&portkey.metadata);
     // 2. resolve, in the caller's workspace.
     let model = body.get("model").and_then(Value::as_str);
-    let plan = match governance::plan(&state, &snap, &caller, &portkey, model) {
-        Ok(p) => p,
-        Err(e) => return fail(e),
-    };
+    let plan = governance::plan(state, &snap, &caller, portkey, model)?;
     // 3. admit: the caller's rate limits and budgets (provider accounts are admitted per
     //    target inside the engine, so a fallback can move past an exhausted one).
     let user = admit::end_user(&portkey.metadata, &body);
@@ -111,15 +156,27 @@ pub async fn json(
                     state.crossings.clone(),
                 ))
             }
-            Err(r) => return fail(admit::refusal_error(r)),
+            Err(r) => return Err(admit::refusal_error(r)),
         }
     };
     // 4. input guardrails, 5. cache lookup: see the module docs.
 
-    // 6–7. execute the plan.
-    let on_end = pending.clone().map(|p| {
-        Box::new(move |end: StreamEnd| p.settle(&end.provider, &end.model, end.usage.as_ref()))
-            as OnStreamEnd
+    // 6–7. execute the plan. A stream settles, and reports its end to the record, when it ends.
+    let slot = draft.stream_slot();
+    let settle = pending.clone();
+    let on_end: OnStreamEnd = Box::new(move |end: StreamEnd| {
+        if let Some(p) = &settle {
+            p.settle(&end.provider, &end.model, end.usage.as_ref());
+        }
+        if let Ok(mut s) = slot.lock() {
+            *s = Some(StreamSummary {
+                usage: end.usage,
+                error: end.error,
+                completed: end.completed,
+                provider: end.provider,
+                model: end.model,
+            });
+        }
     });
     let requested_model = model.unwrap_or_default().to_owned();
     let call = Call {
@@ -127,40 +184,39 @@ pub async fn json(
         body,
         raw,
         client_headers: parts.headers,
-        metadata: portkey.metadata,
+        metadata: std::mem::take(&mut portkey.metadata),
         path: parts.uri.path().to_owned(),
         created: unix_now(),
-        on_stream_end: std::sync::Mutex::new(on_end),
+        on_stream_end: std::sync::Mutex::new(Some(on_end)),
+        journal: draft.journal(),
+        traceparent: draft.traceparent(),
     };
     let outcome = state.engine.execute(&plan, &call).await;
 
     // 8. output guardrails: see the module docs.
     // 9. settle: a stream settles when it ends (its callback was taken); anything else now.
-    if let Some(p) = &pending {
-        let streaming = call
-            .on_stream_end
-            .lock()
-            .map(|g| g.is_none())
-            .unwrap_or(false);
-        if !streaming {
-            if outcome.is_success() {
-                let model = outcome.model.as_deref().unwrap_or(&requested_model);
-                p.settle(
-                    outcome.provider.as_deref().unwrap_or(""),
-                    model,
-                    outcome.usage.as_ref(),
-                );
-            } else {
-                p.release();
-            }
+    let streaming = call
+        .on_stream_end
+        .lock()
+        .map(|g| g.is_none())
+        .unwrap_or(false);
+    if let Some(p) = &pending
+        && !streaming
+    {
+        if outcome.is_success() {
+            let model = outcome.model.as_deref().unwrap_or(&requested_model);
+            p.settle(
+                outcome.provider.as_deref().unwrap_or(""),
+                model,
+                outcome.usage.as_ref(),
+            );
+        } else {
+            p.release();
         }
     }
-    // 10. record: see the module docs.
-    let mut resp = respond::outcome(outcome, ingress, &trace);
-    for (name, value) in rate_headers {
-        if let Ok(v) = http::HeaderValue::from_str(&value) {
-            resp.headers_mut().insert(name, v);
-        }
+    if !streaming {
+        // No stream end will come: the record takes the outcome as is.
+        draft.no_stream();
     }
-    resp
+    Ok((outcome, requested_model, rate_headers))
 }

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use crate::declarative::Catalog;
+
 /// Everything `serve` needs, with defaults that work on a laptop.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -19,6 +21,9 @@ pub struct Settings {
     pub trusted_custom_hosts: Vec<String>,
     pub governance: GovernanceSettings,
     pub notifications: NotificationSettings,
+    /// Workspaces, providers, keys and configs kept in this file (secrets by environment
+    /// variable name), applied to the store at start: see [`crate::declarative`].
+    pub catalog: Option<Catalog>,
 }
 
 /// Where the control plane lives and how limits are shared.
@@ -144,6 +149,7 @@ impl Default for Settings {
             ],
             governance: GovernanceSettings::default(),
             notifications: NotificationSettings::default(),
+            catalog: None,
         }
     }
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use portcullis_control::apikey;
 use portcullis_control::crypto::Sealer;
-use portcullis_control::model::{Actor, ApiKey, Defaults, KeyType, Spend, Status, Workspace};
-use portcullis_control::repo::{ListQuery, Repository};
+use portcullis_control::model::{Actor, ApiKey, Defaults, KeyType, Spend, Status};
+use portcullis_control::repo::{ListQuery, RepoError, Repository};
 use portcullis_core::limits::UsageKind;
 use portcullis_engine::{ClientSettings, HttpTransport, Transport};
 use portcullis_limits::{
@@ -73,33 +73,6 @@ pub fn sealer(settings: &Settings) -> Result<Sealer, String> {
     })
 }
 
-/// The organisation's default workspace, created on first start.
-async fn ensure_default_workspace(repo: &dyn Repository) -> Result<(), String> {
-    let q = ListQuery::default();
-    let page = repo.list_workspaces(&q).await.map_err(|e| e.to_string())?;
-    if page.items.iter().any(|w| w.is_default) {
-        return Ok(());
-    }
-    let now = crate::pipeline::unix_millis();
-    let w = Workspace {
-        id: uuid::Uuid::new_v4().to_string(),
-        slug: "default".into(),
-        name: "Default".into(),
-        description: Some("Created at first start".into()),
-        defaults: None,
-        usage_limits: None,
-        rate_limits: Vec::new(),
-        is_default: true,
-        status: Status::Active,
-        created_at: now,
-        updated_at: now,
-    };
-    repo.create_workspace(w, &system())
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
-}
-
 /// `PORTCULLIS_ADMIN_KEY`: registered (once) as an organisation admin key with every scope.
 async fn bootstrap_admin_key(repo: &dyn Repository) -> Result<(), String> {
     let Ok(secret) = std::env::var(ADMIN_KEY_ENV) else {
@@ -143,10 +116,12 @@ async fn bootstrap_admin_key(repo: &dyn Repository) -> Result<(), String> {
         created_at: now,
         updated_at: now,
     };
-    repo.create_api_key(k, &system())
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    match repo.create_api_key(k, &system()).await {
+        Ok(_) => Ok(()),
+        // Another replica starting at the same moment registered it first.
+        Err(RepoError::Conflict(_)) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Spend rows carry the budget kind in front of the period (`cost:m2026-11`).
@@ -255,8 +230,13 @@ pub async fn start(settings: Settings) -> Result<Started, String> {
     let store = Arc::new(open_store(&settings).await?);
     let repo: Arc<dyn Repository> = store.clone();
     let sealer = sealer(&settings)?;
-    ensure_default_workspace(repo.as_ref()).await?;
+    crate::declarative::ensure_default_workspace(repo.as_ref(), &system()).await?;
     bootstrap_admin_key(repo.as_ref()).await?;
+    if let Some(summary) =
+        crate::declarative::apply_settings(repo.as_ref(), &sealer, &settings).await?
+    {
+        tracing::info!("catalog applied: {summary}");
+    }
 
     let limiter: Arc<dyn Limiter> = match settings
         .governance

@@ -12,6 +12,7 @@ use portcullis_pricing::PriceTable;
 use crate::governance::SnapshotHolder;
 use crate::governance::gate::LimitGate;
 use crate::governance::notify::{self, Crossings};
+use crate::observe::Observer;
 use crate::settings::Settings;
 
 pub struct AppState {
@@ -29,6 +30,8 @@ pub struct AppState {
     pub crossings: Crossings,
     /// The control-plane store, when the gateway runs with one (`serve` always does).
     pub repo: Option<Arc<dyn Repository>>,
+    /// Where each request's log record goes (metrics, traces, the log store).
+    pub observer: Arc<Observer>,
 }
 
 impl AppState {
@@ -106,6 +109,7 @@ impl AppState {
             prices,
             crossings,
             repo,
+            observer: Arc::new(Observer::new(crate::observe::DEFAULT_PAYLOAD_CAP)),
         })
     }
 }

@@ -149,6 +149,46 @@ async fn a_key_routes_to_its_workspace_provider_with_stored_credentials() {
 }
 
 #[tokio::test]
+async fn legacy_virtual_keys_name_catalog_providers_by_header_and_in_configs() {
+    let g = start(|_, _, _| {}).await;
+    let r = g
+        .chat(KEY, "gpt-4o-mini")
+        .header("x-portkey-virtual-key", "openai-prod")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let config = json!({"strategy": {"mode": "fallback"}, "targets": [{"virtual_key": "backup"}]});
+    let r = g
+        .chat(KEY, "gpt-4o-mini")
+        .header("x-portkey-config", config.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let seen = g.mock.requests();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some("Bearer sk-stored-openai-prod")
+    );
+    assert_eq!(
+        seen[1].header("authorization"),
+        Some("Bearer sk-stored-backup")
+    );
+    // An unknown virtual key is a 400 that names it, and nothing goes upstream.
+    let r = g
+        .chat(KEY, "gpt-4o-mini")
+        .header("x-portkey-virtual-key", "nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("@nope"));
+    assert_eq!(g.mock.requests().len(), 2);
+}
+
+#[tokio::test]
 async fn bad_keys_and_missing_scopes_get_portkeys_bodies() {
     let g = start(|_, _, _| {}).await;
     let r = g

@@ -166,6 +166,8 @@ pub async fn create(State(ctx): State<Shared>, caller: Caller, body: RawBody) ->
     } else {
         None
     };
+    let mut configurations = req.configurations.unwrap_or_default();
+    ctx.check_custom_host("configurations", &mut configurations)?;
     let at = now();
     let key = nonempty(req.key);
     let i = Integration {
@@ -176,7 +178,7 @@ pub async fn create(State(ctx): State<Shared>, caller: Caller, body: RawBody) ->
         ai_provider_id: provider,
         key_sealed: key.as_deref().map(|k| ctx.sealer.seal(k)),
         key_masked: key.as_deref().map(mask_secret),
-        configurations: seal_map(&ctx.sealer, req.configurations.unwrap_or_default()),
+        configurations: seal_map(&ctx.sealer, configurations),
         workspace_id: ws.map(|w| w.id),
         allow_all_models: true,
         models: vec![],
@@ -286,7 +288,8 @@ pub async fn update(
             i.key_masked = Some(mask_secret(&k));
         }
     }
-    if let Some(conf) = req.configurations {
+    if let Some(mut conf) = req.configurations {
+        ctx.check_custom_host("configurations", &mut conf)?;
         // Merged: fields given replace, `null` removes, the rest (sealed secrets too) stay.
         let mut merged = std::mem::take(&mut i.configurations);
         for (k, v) in seal_map(&ctx.sealer, conf) {

@@ -136,8 +136,9 @@ pub fn apply_update(
     ctx: &AdminCtx,
     p: &mut Provider,
     req: UpdateProvider,
-    model_config: Map<String, Value>,
+    mut model_config: Map<String, Value>,
 ) -> ApiResult<()> {
+    ctx.check_custom_host("model_config", &mut model_config)?;
     if let Some(name) = req.name {
         p.name = required("name", &Some(name))?.to_owned();
     }
@@ -213,6 +214,8 @@ pub async fn create(State(ctx): State<Shared>, caller: Caller, body: RawBody) ->
         }
         None => slug::named(&name),
     };
+    let mut model_config = req.model_config.unwrap_or_default();
+    ctx.check_custom_host("model_config", &mut model_config)?;
     let at = now();
     let p = Provider {
         id: uuid::Uuid::new_v4().to_string(),
@@ -223,7 +226,7 @@ pub async fn create(State(ctx): State<Shared>, caller: Caller, body: RawBody) ->
         ai_provider_id: None,
         key_sealed: None,
         key_masked: None,
-        model_config: seal_map(&ctx.sealer, req.model_config.unwrap_or_default()),
+        model_config: seal_map(&ctx.sealer, model_config),
         note: nonempty(req.note),
         usage_limits: req
             .usage_limits

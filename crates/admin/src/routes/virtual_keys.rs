@@ -37,6 +37,8 @@ pub async fn create(State(ctx): State<Shared>, caller: Caller, body: RawBody) ->
         }
         None => slug::named(&name),
     };
+    let mut model_config = vk_model_config(req.model_config, &raw);
+    ctx.check_custom_host("model_config", &mut model_config)?;
     let key = nonempty(req.key);
     let at = now();
     let p = Provider {
@@ -48,7 +50,7 @@ pub async fn create(State(ctx): State<Shared>, caller: Caller, body: RawBody) ->
         ai_provider_id: Some(provider),
         key_sealed: key.as_deref().map(|k| ctx.sealer.seal(k)),
         key_masked: key.as_deref().map(mask_secret),
-        model_config: seal_map(&ctx.sealer, vk_model_config(req.model_config, &raw)),
+        model_config: seal_map(&ctx.sealer, model_config),
         note: nonempty(req.note),
         usage_limits: req
             .usage_limits

@@ -144,6 +144,72 @@ async fn integration_input_is_checked() {
 }
 
 #[tokio::test]
+async fn custom_hosts_follow_the_gateways_host_policy() {
+    let h = H::new().await;
+    for host in [
+        "http://169.254.169.254/v1",
+        "http://10.1.2.3/v1",
+        "ftp://mock.example/v1",
+        "http://user:pw@example.com",
+    ] {
+        let e = h
+            .post(
+                "/v1/integrations",
+                ORG,
+                json!({"name": "x", "ai_provider_id": "openai", "configurations": {"custom_host": host}}),
+            )
+            .await;
+        assert_err(&e, 400, "AB01");
+        assert_eq!(
+            e.1["error"]["param"], "configurations.custom_host",
+            "{host}"
+        );
+    }
+    // Nothing was half-written.
+    let list = h.ok_get("/v1/integrations", ORG).await;
+    assert_eq!(list["total"], 0, "{list}");
+    // A trusted or public host is stored normalised; updates are checked the same way.
+    let ok = h
+        .ok_post(
+            "/v1/integrations",
+            ORG,
+            json!({"name": "local", "slug": "local", "ai_provider_id": "openai",
+                   "configurations": {"custom_host": "HTTP://LocalHost:8000/v1/"}}),
+        )
+        .await;
+    assert_eq!(ok["slug"], "local");
+    let got = h.ok_get("/v1/integrations/local", ORG).await;
+    assert_eq!(
+        got["configurations"]["custom_host"], "http://localhost:8000/v1",
+        "{got}"
+    );
+    let e = h
+        .put(
+            "/v1/integrations/local",
+            ORG,
+            json!({"configurations": {"custom_host": "http://169.254.169.254"}}),
+        )
+        .await;
+    assert_eq!(e.1["error"]["param"], "configurations.custom_host");
+    let got = h.ok_get("/v1/integrations/local", ORG).await;
+    assert_eq!(
+        got["configurations"]["custom_host"],
+        "http://localhost:8000/v1"
+    );
+    // Virtual keys: the SDK's camelCase `customHost` is checked too.
+    let e = h
+        .post(
+            "/v1/virtual-keys",
+            ORG,
+            json!({"name": "vk", "provider": "openai", "key": "sk-x", "workspace_id": h.ws1.id,
+                   "customHost": "http://169.254.169.254"}),
+        )
+        .await;
+    assert_err(&e, 400, "AB01");
+    assert_eq!(e.1["error"]["param"], "model_config.customHost");
+}
+
+#[tokio::test]
 async fn grants_create_default_providers_and_carry_limits() {
     let h = H::new().await;
     h.forbid(RAW_KEY);

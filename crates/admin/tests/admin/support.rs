@@ -260,6 +260,11 @@ impl H {
             sealer: sealer.clone(),
             auth: auth.clone(),
             validate_config: Arc::new(validate),
+            check_host: Arc::new(|raw: &str| {
+                portcullis_config::HostPolicy::default()
+                    .check(raw)
+                    .map_err(|r| r.reason)
+            }),
             usage: Some(usage.clone()),
         };
         H {

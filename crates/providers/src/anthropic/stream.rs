@@ -221,6 +221,10 @@ impl StreamTranslator for AnthropicStream {
     fn usage(&self) -> Option<Usage> {
         self.usage.map(WireUsage::to_usage)
     }
+
+    fn served_model(&self) -> Option<String> {
+        Some(self.w.model.clone()).filter(|m| !m.is_empty())
+    }
 }
 
 #[cfg(test)]

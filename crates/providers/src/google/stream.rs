@@ -289,6 +289,13 @@ impl StreamTranslator for GeminiStream {
     fn usage(&self) -> Option<Usage> {
         self.usage
     }
+
+    fn served_model(&self) -> Option<String> {
+        self.writer
+            .as_ref()
+            .map(|w| w.model.clone())
+            .filter(|m| !m.is_empty())
+    }
 }
 
 #[cfg(test)]

@@ -36,6 +36,7 @@ pub struct OpenAiStream {
     provider: String,
     model: String,
     usage: Option<Usage>,
+    served: Option<String>,
     saw_finish: bool,
     done: bool,
 }
@@ -46,6 +47,7 @@ impl OpenAiStream {
             provider: ctx.provider.clone(),
             model: ctx.model.clone(),
             usage: None,
+            served: None,
             saw_finish: false,
             done: false,
         }
@@ -94,7 +96,12 @@ impl StreamTranslator for OpenAiStream {
             self.saw_finish = true;
         }
         match peek.model.as_deref() {
-            Some(m) if !m.is_empty() => push_data_frame(out, data),
+            Some(m) if !m.is_empty() => {
+                if self.served.is_none() {
+                    self.served = Some(m.to_owned());
+                }
+                push_data_frame(out, data)
+            }
             _ => {
                 let mut v: Value = serde_json::from_slice(data).map_err(|_| self.invalid(data))?;
                 if let Some(obj) = v.as_object_mut() {
@@ -128,6 +135,10 @@ impl StreamTranslator for OpenAiStream {
 
     fn usage(&self) -> Option<Usage> {
         self.usage
+    }
+
+    fn served_model(&self) -> Option<String> {
+        self.served.clone()
     }
 }
 

@@ -46,7 +46,10 @@ pub struct ConfigEntry {
 pub struct Snapshot {
     pub version: i64,
     keys: HashMap<KeyHash, Arc<Principal>>,
-    /// Active workspace keys: with none, loopback callers are served in open mode.
+    /// Workspace keys in the store, whatever their status: with none, loopback callers are
+    /// served in open mode. Revoked, expired and exhausted keys count, so revoking the last key
+    /// never turns governance off (and its value is never forwarded as a provider key); only
+    /// deleting every key does.
     workspace_keys: usize,
     workspaces: HashMap<String, Arc<Workspace>>,
     default_workspace: Option<String>,
@@ -73,14 +76,16 @@ impl Snapshot {
                 s.budgets.insert(("workspace", w.id.clone()), u);
             }
         }
+        s.workspace_keys = data
+            .api_keys
+            .iter()
+            .filter(|k| k.key_type != KeyType::OrganisationService)
+            .count();
         for k in data.api_keys.iter().filter(|k| k.status == Status::Active) {
             let Some(hash) = KeyHash::from_hex(&k.key_hash) else {
                 tracing::error!(key = %k.id, "stored key hash is malformed; key skipped");
                 continue;
             };
-            if k.key_type != KeyType::OrganisationService {
-                s.workspace_keys += 1;
-            }
             if let Some(u) = k.usage_limits {
                 s.budgets.insert(("api_key", k.id.clone()), u);
             }
@@ -163,7 +168,8 @@ impl Snapshot {
         self.keys.get(hash)
     }
 
-    /// Open mode: no workspace keys exist, so data-plane callers bring their own provider keys.
+    /// Open mode: no workspace keys exist (in any status), so data-plane callers bring their own
+    /// provider keys.
     pub fn open(&self) -> bool {
         self.workspace_keys == 0
     }

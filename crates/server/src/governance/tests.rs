@@ -274,6 +274,26 @@ fn open_mode_only_without_workspace_keys_and_where_allowed() {
 }
 
 #[test]
+fn revoking_every_workspace_key_does_not_reopen_the_gateway() {
+    let mut data = catalog();
+    for k in &mut data.api_keys {
+        if k.key_type != KeyType::OrganisationService {
+            k.status = portcullis_control::model::Status::Revoked;
+        }
+    }
+    let snap = Snapshot::build(&data, &sealer());
+    assert!(!snap.open());
+    let e = authenticate(
+        &snap,
+        &headers(&[("authorization", "Bearer sk-provider")]),
+        true,
+        NOW,
+    )
+    .unwrap_err();
+    assert_eq!(e.status().as_u16(), 401);
+}
+
+#[test]
 fn catalog_resolves_slugs_in_the_callers_workspace_only() {
     let snap = Snapshot::build(&catalog(), &sealer());
     let w1 = WorkspaceCatalog {

@@ -51,6 +51,8 @@ pub async fn list(State(state): State<Arc<AppState>>, req: Request) -> Response 
         path: parts.uri.path().to_owned(),
         created: unix_now(),
         on_stream_end: Default::default(),
+        journal: Default::default(),
+        traceparent: None,
     };
     let outcome = state.engine.execute(&plan, &call).await;
     respond::outcome(outcome, Ingress::OpenAi, &trace)

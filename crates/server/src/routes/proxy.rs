@@ -5,45 +5,72 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use http_body_util::{BodyExt, Limited};
-use portcullis_config::headers;
 use portcullis_config::plan::NodeKind;
-use portcullis_engine::{ProxyBody, ProxyCall};
+use portcullis_config::{PortkeyHeaders, headers};
+use portcullis_core::{Endpoint, GatewayError};
+use portcullis_engine::{Outcome, ProxyBody, ProxyCall};
 use tokio::sync::Mutex;
 
 use crate::extract;
 use crate::governance;
-use crate::pipeline::trace_id;
+use crate::observe::Draft;
+use crate::pipeline::{endpoint_label, trace_id};
 use crate::respond::{self, Ingress};
 use crate::state::AppState;
 
 pub async fn passthrough(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
+    let mut draft = Draft::begin(
+        &state.observer,
+        state.prices,
+        endpoint_label(Endpoint::Proxy),
+        &parts.method,
+        parts.uri.path(),
+        &parts.headers,
+    );
     let mut portkey = match headers::parse(&parts.headers) {
         Ok(h) => h,
-        Err(e) => return respond::error(e, Ingress::OpenAi, None),
+        Err(e) => {
+            draft.fail(&e);
+            return respond::error(e, Ingress::OpenAi, None);
+        }
     };
     let trace = trace_id(&portkey);
-    let fail = |e| respond::error(e, Ingress::OpenAi, Some(&trace));
-    if let Err(e) = extract::check_content_type(&parts.headers, false) {
-        return fail(e);
+    draft.trace(&trace, portkey.debug);
+    match run(&state, parts, body, &mut portkey, &mut draft).await {
+        Ok(outcome) => {
+            draft.outcome(&outcome, "");
+            draft.wrap(respond::outcome(outcome, Ingress::OpenAi, &trace))
+        }
+        Err(e) => {
+            draft.fail(&e);
+            respond::error(e, Ingress::OpenAi, Some(&trace))
+        }
     }
-    let (snap, caller) = match governance::admit_caller(&state, &parts.headers, &mut portkey) {
-        Ok(c) => c,
-        Err(e) => return respond::error(e, Ingress::OpenAi, Some(&trace)),
-    };
-    let plan = match governance::plan(&state, &snap, &caller, &portkey, None) {
-        Ok(p) => p,
-        Err(e) => return fail(e),
-    };
+}
+
+async fn run(
+    state: &Arc<AppState>,
+    parts: http::request::Parts,
+    body: axum::body::Body,
+    portkey: &mut PortkeyHeaders,
+    draft: &mut Draft,
+) -> Result<Outcome, GatewayError> {
+    extract::check_content_type(&parts.headers, false)?;
+    let (snap, caller) = governance::admit_caller(state, &parts.headers, portkey)?;
+    draft.caller(&caller);
+    draft.metadata(&portkey.metadata);
+    let plan = governance::plan(state, &snap, &caller, portkey, None)?;
     let limit = state.settings.limits.max_passthrough_body_bytes;
-    if let Some(len) = parts
+    let declared = parts
         .headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(len) = declared
         && len > limit
     {
-        return fail(extract::too_large(limit));
+        return Err(extract::too_large(limit));
     }
     // Stream the body unless a retry or fallback might need to send it again.
     let replayable = match &plan.root.kind {
@@ -54,11 +81,11 @@ pub async fn passthrough(State(state): State<Arc<AppState>>, req: Request) -> Re
         let max = usize::try_from(limit)
             .unwrap_or(usize::MAX)
             .min(state.settings.limits.max_body_bytes);
-        match extract::read_limited(body, max).await {
-            Ok(b) => ProxyBody::Buffered(b),
-            Err(e) => return fail(e),
-        }
+        let b = extract::read_limited(body, max).await?;
+        draft.request_bytes(Some(&b), b.len() as u64);
+        ProxyBody::Buffered(b)
     } else {
+        draft.request_bytes(None, declared.unwrap_or(0));
         let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
             .map_err(|e| e as portcullis_engine::body::BoxError)
             .boxed_unsync();
@@ -71,8 +98,10 @@ pub async fn passthrough(State(state): State<Arc<AppState>>, req: Request) -> Re
         query: parts.uri.query().map(str::to_owned),
         client_headers: parts.headers,
         body,
-        metadata: portkey.metadata,
+        metadata: std::mem::take(&mut portkey.metadata),
+        journal: draft.journal(),
+        traceparent: draft.traceparent(),
     };
-    let outcome = state.engine.execute_proxy(&plan, &call).await;
-    respond::outcome(outcome, Ingress::OpenAi, &trace)
+    draft.no_stream();
+    Ok(state.engine.execute_proxy(&plan, &call).await)
 }

@@ -84,6 +84,10 @@ impl StreamTranslator for Chained {
         self.outer.usage().or_else(|| self.inner.usage())
     }
 
+    fn served_model(&self) -> Option<String> {
+        self.inner.served_model()
+    }
+
     fn error_frame(&self, err: &GatewayError) -> Bytes {
         self.outer.error_frame(err)
     }

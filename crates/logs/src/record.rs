@@ -1,0 +1,164 @@
+//! The one record every request through the gateway becomes, whatever its outcome.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// How a request ended. One value per record; analytics group errors by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// 2xx from the provider (or a cache hit, see `cache_status`).
+    Success,
+    /// The provider answered with an error (after retries and fallbacks).
+    ProviderError,
+    /// The gateway could not complete it: unreachable upstream, timeout, internal error.
+    GatewayError,
+    /// Bad input: malformed JSON, invalid config, unknown provider, model not allowed.
+    InvalidRequest,
+    /// Missing, unknown, expired or revoked gateway key; missing scope.
+    Unauthorized,
+    /// A rate limit refused it (429).
+    RateLimited,
+    /// A budget refused it (412).
+    BudgetExhausted,
+    /// An input or output guardrail denied it (446).
+    GuardrailDenied,
+    /// Served from the cache.
+    CacheHit,
+    /// The client went away before the response (or stream) ended.
+    ClientDisconnect,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::ProviderError => "provider_error",
+            Outcome::GatewayError => "gateway_error",
+            Outcome::InvalidRequest => "invalid_request",
+            Outcome::Unauthorized => "unauthorized",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::BudgetExhausted => "budget_exhausted",
+            Outcome::GuardrailDenied => "guardrail_denied",
+            Outcome::CacheHit => "cache_hit",
+            Outcome::ClientDisconnect => "client_disconnect",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Outcome> {
+        Some(match s {
+            "success" => Outcome::Success,
+            "provider_error" => Outcome::ProviderError,
+            "gateway_error" => Outcome::GatewayError,
+            "invalid_request" => Outcome::InvalidRequest,
+            "unauthorized" => Outcome::Unauthorized,
+            "rate_limited" => Outcome::RateLimited,
+            "budget_exhausted" => Outcome::BudgetExhausted,
+            "guardrail_denied" => Outcome::GuardrailDenied,
+            "cache_hit" => Outcome::CacheHit,
+            "client_disconnect" => Outcome::ClientDisconnect,
+            _ => return None,
+        })
+    }
+
+    /// Every outcome but success and cache hits counts as an error in analytics.
+    pub fn is_error(self) -> bool {
+        !matches!(self, Outcome::Success | Outcome::CacheHit)
+    }
+}
+
+/// Token counts as the provider reported them (OpenAI's conventions: `prompt` includes cached and
+/// cache-write tokens, `completion` includes reasoning tokens).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tokens {
+    pub prompt: u64,
+    pub completion: u64,
+    pub cached: u64,
+    pub cache_write: u64,
+    pub reasoning: u64,
+}
+
+impl Tokens {
+    pub fn total(&self) -> u64 {
+        self.prompt.saturating_add(self.completion)
+    }
+}
+
+/// Latencies in microseconds. `None` where the request never got that far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Request received → response (or stream) complete.
+    pub total_us: u64,
+    /// Time spent waiting on providers, every attempt included.
+    pub upstream_us: Option<u64>,
+    /// Request received → first byte of the response body sent (streams: first event).
+    pub ttft_us: Option<u64>,
+    /// The gateway's own share: total minus upstream (before the first byte, for streams).
+    pub overhead_us: u64,
+}
+
+/// One request, as logged. Ids are strings (UUIDs, W3C hex); money is integer nano-dollars.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LogRecord {
+    /// UUID v7 (time-ordered): the record's id.
+    pub id: String,
+    /// Portkey's trace id (`x-portkey-trace-id`, or generated): what clients search by.
+    pub trace_id: String,
+    /// W3C trace context: 32 hex (from `traceparent`, or new), this request's 16-hex span, and
+    /// the caller's span when it sent `traceparent`.
+    pub w3c_trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: Option<String>,
+    /// Unix milliseconds when the request arrived.
+    pub created_at: i64,
+    pub workspace_id: Option<String>,
+    pub api_key_id: Option<String>,
+    /// The catalog provider (`@slug`) that served it, and its integration.
+    pub provider_id: Option<String>,
+    pub integration_id: Option<String>,
+    /// The provider kind that served it (`openai`, `anthropic`, …).
+    pub provider: Option<String>,
+    /// The model the client asked for, and the one the provider reports serving.
+    pub requested_model: Option<String>,
+    pub model: Option<String>,
+    /// `chat.completions`, `completions`, `embeddings`, `messages`, `messages.count_tokens`,
+    /// `proxy`, …
+    pub endpoint: String,
+    pub method: String,
+    pub path: String,
+    pub stream: bool,
+    pub status: u16,
+    pub outcome: Option<Outcome>,
+    /// The gateway's error code and type when it failed (`AB01`, `rate_limit_error`, …).
+    pub error_code: Option<String>,
+    pub error_type: Option<String>,
+    pub error_message: Option<String>,
+    pub timings: Timings,
+    pub tokens: Tokens,
+    /// Cost in nano-dollars (10⁻⁹ USD); `None` when the model has no price.
+    pub cost_nanos: Option<i64>,
+    /// `DISABLED`, `MISS`, `HIT`, `REFRESH`, `SEMANTIC HIT`, `SEMANTIC MISS`.
+    pub cache_status: String,
+    /// Portkey's retry count: 0 none, n succeeded on retry n, -1 exhausted.
+    pub retry_count: i32,
+    /// Every target tried, in order (Portkey JSON paths such as `config.targets[1]`); the last
+    /// one answered. More than one means a fallback happened.
+    pub fallback_path: Vec<String>,
+    /// Guardrail verdicts (Portkey's `hook_results` shape), when any ran.
+    pub guardrails: Option<Value>,
+    /// `x-portkey-metadata` merged with the key's defaults; `_user` is the end user.
+    pub metadata: Map<String, Value>,
+    /// Request and response bodies, size-capped with secrets masked; `None` under
+    /// `x-portkey-debug: false` (numbers only).
+    pub request_body: Option<String>,
+    pub response_body: Option<String>,
+    pub request_bytes: u64,
+    pub response_bytes: u64,
+}
+
+impl LogRecord {
+    /// The end user (`_user` metadata), if any.
+    pub fn user(&self) -> Option<&str> {
+        self.metadata.get("_user").and_then(Value::as_str)
+    }
+}

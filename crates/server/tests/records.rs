@@ -1,0 +1,269 @@
+//! Step 10, record: every request yields exactly one log record with the right fields, whatever
+//! its outcome, and streamed and non-streamed usage agree.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use portcullis_logs::{LogRecord, Outcome};
+use portcullis_mock::MockProvider;
+use portcullis_server::observe::{Observer, Sink};
+use portcullis_server::{AppState, Running, Settings};
+use serde_json::{Value, json};
+
+#[derive(Default)]
+struct Capture(Mutex<Vec<LogRecord>>);
+
+impl Sink for Capture {
+    fn keep(&self, record: LogRecord) {
+        self.0.lock().unwrap().push(record);
+    }
+}
+
+struct Rig {
+    mock: MockProvider,
+    gw: Running,
+    client: reqwest::Client,
+    seen: Arc<Capture>,
+}
+
+async fn rig() -> Rig {
+    let mock = MockProvider::start().await;
+    let mut settings = Settings::default();
+    settings.server.port = 0;
+    let mut state = AppState::new(settings).unwrap();
+    let seen = Arc::new(Capture::default());
+    state.observer = Arc::new(Observer::new(4096).with_sink(seen.clone()));
+    let gw = portcullis_server::spawn(state).await.unwrap();
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    Rig {
+        mock,
+        gw,
+        client,
+        seen,
+    }
+}
+
+impl Rig {
+    fn chat(&self, body: Value) -> reqwest::RequestBuilder {
+        self.client
+            .post(format!("{}/v1/chat/completions", self.gw.url()))
+            .header("x-portkey-provider", "openai")
+            .header("x-portkey-custom-host", format!("{}/v1", self.mock.url()))
+            .header("authorization", "Bearer sk-test-abcdefghijklmnopqrstuvwxyz")
+            .json(&body)
+    }
+
+    /// Waits (bounded) for exactly `n` records; a streamed body's record comes when it ends.
+    async fn records(&self, n: usize) -> Vec<LogRecord> {
+        for _ in 0..200 {
+            if self.seen.0.lock().unwrap().len() >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Nothing more may follow.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let got = self.seen.0.lock().unwrap().clone();
+        assert_eq!(got.len(), n, "{got:#?}");
+        got
+    }
+}
+
+fn msg(model: &str) -> Value {
+    json!({"model": model, "messages": [{"role": "user", "content": "hi"}]})
+}
+
+#[tokio::test]
+async fn a_success_records_usage_cost_timings_and_masked_payloads() {
+    let r = rig().await;
+    let resp = r
+        .chat(json!({"model": "gpt-4o-mini+usage=1000,200+content=hello", "api_key": "sk-should-not-leak-1234567890",
+                     "messages": [{"role": "user", "content": "hi"}]}))
+        .header("x-portkey-trace-id", "trace-ok")
+        .header("x-portkey-metadata", r#"{"_user":"alice","team":"search"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let timing = resp.headers()["server-timing"].to_str().unwrap().to_owned();
+    assert!(
+        timing.starts_with("gateway;dur=") && timing.contains("upstream;dur="),
+        "{timing}"
+    );
+    let _ = resp.text().await.unwrap();
+    let rec = r.records(1).await.remove(0);
+    assert_eq!(rec.outcome, Some(Outcome::Success));
+    assert_eq!(rec.status, 200);
+    assert_eq!(rec.trace_id, "trace-ok");
+    assert_eq!(rec.endpoint, "chat.completions");
+    assert_eq!(rec.provider.as_deref(), Some("openai"));
+    assert_eq!(
+        rec.requested_model.as_deref(),
+        Some("gpt-4o-mini+usage=1000,200+content=hello")
+    );
+    assert_eq!((rec.tokens.prompt, rec.tokens.completion), (1000, 200));
+    // gpt-4o-mini: $0.15/M in, $0.60/M out → 150,000 + 120,000 nano-dollars.
+    assert_eq!(rec.model.as_deref(), Some("gpt-4o-mini"));
+    assert_eq!(rec.cost_nanos, Some(270_000));
+    assert_eq!(rec.metadata["_user"], "alice");
+    assert_eq!(rec.user(), Some("alice"));
+    assert_eq!(rec.fallback_path.len(), 1);
+    assert_eq!(rec.retry_count, 0);
+    assert!(rec.timings.total_us >= rec.timings.overhead_us);
+    assert!(rec.timings.upstream_us.is_some());
+    assert!(rec.timings.ttft_us.is_some());
+    let req = rec.request_body.as_deref().unwrap();
+    assert!(!req.contains("should-not-leak"), "{req}");
+    assert!(rec.response_body.as_deref().unwrap().contains("hello"));
+    assert_eq!(rec.w3c_trace_id.len(), 32);
+    assert_eq!(rec.span_id.len(), 16);
+    assert!(rec.parent_span_id.is_none());
+    // The provider received this request's span as its parent.
+    let sent = &r.mock.requests()[0];
+    assert_eq!(
+        sent.header("traceparent"),
+        Some(format!("00-{}-{}-01", rec.w3c_trace_id, rec.span_id).as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_callers_trace_context_is_joined() {
+    let r = rig().await;
+    let resp = r
+        .chat(msg("gpt-4o-mini"))
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .send()
+        .await
+        .unwrap();
+    let _ = resp.text().await.unwrap();
+    let rec = r.records(1).await.remove(0);
+    assert_eq!(rec.w3c_trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(rec.parent_span_id.as_deref(), Some("00f067aa0ba902b7"));
+    let tp = r.mock.requests()[0]
+        .header("traceparent")
+        .unwrap()
+        .to_owned();
+    assert!(
+        tp.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+        "{tp}"
+    );
+    assert!(
+        !tp.contains("00f067aa0ba902b7"),
+        "the provider's parent is the gateway's span"
+    );
+}
+
+#[tokio::test]
+async fn provider_errors_refusals_and_bad_input_each_yield_one_record() {
+    let r = rig().await;
+    // A provider error (no retries configured).
+    let resp = r.chat(msg("m+status=500")).send().await.unwrap();
+    assert_eq!(resp.status(), 500);
+    let _ = resp.text().await;
+    // Malformed JSON.
+    let resp = r
+        .client
+        .post(format!("{}/v1/chat/completions", r.gw.url()))
+        .header("x-portkey-provider", "openai")
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    // An unknown provider.
+    let resp = r
+        .client
+        .post(format!("{}/v1/chat/completions", r.gw.url()))
+        .header("x-portkey-provider", "nope")
+        .json(&msg("m"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let recs = r.records(3).await;
+    assert_eq!(recs[0].outcome, Some(Outcome::ProviderError));
+    assert_eq!(recs[0].status, 500);
+    assert!(recs[0].error_code.is_some());
+    assert_eq!(recs[1].outcome, Some(Outcome::InvalidRequest));
+    assert_eq!(recs[1].status, 400);
+    assert!(recs[1].timings.upstream_us.is_none());
+    assert_eq!(recs[2].outcome, Some(Outcome::InvalidRequest));
+    assert!(recs[2].error_message.as_deref().unwrap().contains("nope"));
+}
+
+#[tokio::test]
+async fn a_fallback_records_its_path_and_the_target_that_answered() {
+    let r = rig().await;
+    let host = format!("{}/v1", r.mock.url());
+    let config = json!({"strategy": {"mode": "fallback"}, "targets": [
+        {"provider": "openai", "api_key": "sk-a", "custom_host": host, "override_params": {"model": "m+status=503"}},
+        {"provider": "openai", "api_key": "sk-b", "custom_host": host, "override_params": {"model": "m+content=second"}}
+    ]});
+    let resp = r
+        .client
+        .post(format!("{}/v1/chat/completions", r.gw.url()))
+        .header("x-portkey-config", config.to_string())
+        .json(&msg("m"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let _ = resp.text().await;
+    let rec = r.records(1).await.remove(0);
+    assert_eq!(rec.outcome, Some(Outcome::Success));
+    assert_eq!(
+        rec.fallback_path,
+        vec!["config.targets[0]", "config.targets[1]"]
+    );
+}
+
+#[tokio::test]
+async fn streamed_and_unstreamed_usage_agree_and_debug_false_keeps_no_payloads() {
+    let r = rig().await;
+    let resp = r.chat(msg("gpt-4o-mini+usage=30,7")).send().await.unwrap();
+    let _ = resp.text().await.unwrap();
+    let mut body = msg("gpt-4o-mini+usage=30,7+chunks=3");
+    body["stream"] = json!(true);
+    body["stream_options"] = json!({"include_usage": true});
+    let resp = r
+        .chat(body)
+        .header("x-portkey-debug", "false")
+        .send()
+        .await
+        .unwrap();
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("[DONE]"));
+    let recs = r.records(2).await;
+    let (plain, streamed) = (&recs[0], &recs[1]);
+    assert!(streamed.stream && !plain.stream);
+    assert_eq!(streamed.model.as_deref(), Some("gpt-4o-mini"));
+    assert_eq!(streamed.outcome, Some(Outcome::Success));
+    assert_eq!(plain.tokens, streamed.tokens);
+    assert_eq!(
+        plain.cost_nanos, streamed.cost_nanos,
+        "{plain:#?} {streamed:#?}"
+    );
+    assert!(plain.cost_nanos.is_some_and(|c| c > 0));
+    assert!(streamed.timings.ttft_us.is_some());
+    assert!(streamed.request_body.is_none() && streamed.response_body.is_none());
+    assert!(plain.request_body.is_some());
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_mid_stream_is_recorded_as_such() {
+    let r = rig().await;
+    let mut body = msg("gpt-4o-mini+chunks=50+chunk_delay_ms=50");
+    body["stream"] = json!(true);
+    let mut resp = r.chat(body).send().await.unwrap();
+    let _first = resp.chunk().await.unwrap();
+    drop(resp);
+    let rec = r.records(1).await.remove(0);
+    assert!(rec.stream);
+    assert_eq!(rec.outcome, Some(Outcome::ClientDisconnect));
+}
