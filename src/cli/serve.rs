@@ -47,6 +47,8 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     let repo: Arc<dyn portcullis_control::repo::Repository> = started.store.clone();
     let ctx = admin::context(&started.state, repo.clone(), started.sealer.clone());
     let limiter = started.state.limiter.clone();
+    let logs = started.logs;
+    let telemetry = started.state.telemetry.clone();
     let router = app::router(Arc::new(started.state), gate, Some(ctx));
     tracing::info!(
         "Portcullis {} listening on http://{addr} ({})",
@@ -63,5 +65,10 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| e.to_string());
     // Nothing settled is lost: the last spend goes to the store before exit.
     startup::flush_spend(repo.as_ref(), limiter.as_ref()).await;
+    // Nothing accepted is lost: queued request logs are written before exit.
+    if let Some(l) = &logs {
+        l.drain(&settings.logs).await;
+    }
+    telemetry.shutdown().await;
     served
 }

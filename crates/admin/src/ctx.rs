@@ -1,11 +1,12 @@
 //! What the admin API needs from the rest of the gateway: the store, the sealer, the key resolver,
-//! the config validator and a live view of budget usage.
+//! the config validator, a live view of budget usage and the request-log store.
 
 use std::sync::Arc;
 
 use portcullis_control::crypto::Sealer;
 use portcullis_control::principal::Authenticator;
 use portcullis_control::repo::Repository;
+use portcullis_logs::LogStore;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -31,6 +32,9 @@ pub struct AdminCtx {
     pub check_host: HostChecker,
     /// Live budget usage per scope; `None` when the gateway runs without a limiter.
     pub usage: Option<Arc<dyn UsageView>>,
+    /// Request logs, analytics and feedback; `None` when the gateway runs without logging (the
+    /// logs, analytics and feedback routes then answer 404 saying so).
+    pub logs: Option<Arc<dyn LogStore>>,
 }
 
 /// The limiter's live view of one budget, as the admin API shows and resets it.

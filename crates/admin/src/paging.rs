@@ -39,6 +39,19 @@ impl Params {
         })
     }
 
+    /// Every `(name, value)` pair given with a real value, in order (repeated names included).
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .iter()
+            .filter(|(_, v)| !v.is_empty() && v != "None" && v != "NOT_GIVEN")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The first of `names` given with a real value, with the name it was given under.
+    pub fn named<'a>(&'a self, names: &[&'a str]) -> Option<(&'a str, &'a str)> {
+        names.iter().find_map(|n| self.get(&[n]).map(|v| (*n, v)))
+    }
+
     fn number(&self, names: &[&str]) -> ApiResult<Option<u32>> {
         self.get(names)
             .map(|v| {

@@ -57,6 +57,7 @@ async fn overshoot_is_bounded_by_in_flight_reservations() {
     let lim = Arc::new(lim);
     let s = key("o");
     let cap = 10 * USD;
+    const MAX_EST: i64 = 50 * USD / 100;
     let limits = Arc::new(Limits {
         rate: vec![],
         budgets: vec![
@@ -77,10 +78,13 @@ async fn overshoot_is_bounded_by_in_flight_reservations() {
                     let Ok(a) = lim.admit(&limits, cost(est)).await else {
                         continue;
                     };
-                    // Invariant at every admission: spent + reserved <= limit + overshoot so far.
+                    // Invariant at every admission: spent + reserved <= limit + one estimate (the
+                    // request admitted while something was left may reserve past the limit) +
+                    // overshoot so far.
                     let (_, spent, reserved) = lim.budget_state(&s, UsageKind::Cost).unwrap();
                     assert!(
-                        spent + reserved <= cap + over.load(std::sync::atomic::Ordering::SeqCst)
+                        spent + reserved
+                            <= cap + MAX_EST + over.load(std::sync::atomic::Ordering::SeqCst)
                     );
                     tokio::task::yield_now().await;
                     // Actual is sometimes above the estimate.
@@ -96,7 +100,7 @@ async fn overshoot_is_bounded_by_in_flight_reservations() {
     }
     let (_, spent, reserved) = lim.budget_state(&s, UsageKind::Cost).unwrap();
     assert_eq!(reserved, 0);
-    assert!(spent <= cap + over.load(std::sync::atomic::Ordering::SeqCst));
+    assert!(spent <= cap + MAX_EST + over.load(std::sync::atomic::Ordering::SeqCst));
     // The budget was actually used up (not refused early): nothing more than the smallest
     // estimate fits... unless what is left is below it.
     assert!(spent > cap - USD / 2, "spent {spent}");

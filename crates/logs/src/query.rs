@@ -119,6 +119,15 @@ pub struct Group {
     pub values: Aggregates,
 }
 
+/// A change to existing feedback (`PUT /v1/feedback/{id}`): fields left `None` keep their value;
+/// `metadata` replaces the whole map.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackUpdate {
+    pub value: Option<i64>,
+    pub weight: Option<f64>,
+    pub metadata: Option<serde_json::Map<String, Value>>,
+}
+
 /// Feedback attached to a trace (`POST /v1/feedback`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Feedback {

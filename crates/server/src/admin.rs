@@ -62,5 +62,6 @@ pub fn context(state: &AppState, repo: Arc<dyn Repository>, sealer: Sealer) -> A
             state.snapshots.clone(),
             Duration::from_secs(state.settings.governance.spend_flush_secs.max(1)),
         )),
+        logs: state.log_store.clone(),
     }
 }

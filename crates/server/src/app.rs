@@ -18,6 +18,7 @@ pub fn router(state: Arc<AppState>, gate: Arc<Gate>, admin: Option<AdminCtx>) ->
     Router::new()
         .route("/", get(meta::root))
         .route("/v1/health", get(meta::health))
+        .route("/metrics", get(crate::observe::metrics_route))
         .route("/v1/chat/completions", post(inference::chat_completions))
         .route("/v1/completions", post(inference::completions))
         .route("/v1/embeddings", post(inference::embeddings))

@@ -21,6 +21,10 @@ pub struct Settings {
     pub trusted_custom_hosts: Vec<String>,
     pub governance: GovernanceSettings,
     pub notifications: NotificationSettings,
+    /// Request logs: one record per request, written behind a bounded queue.
+    pub logs: LogSettings,
+    /// Prometheus metrics (`GET /metrics`) and OpenTelemetry traces (OTLP, off unless set).
+    pub telemetry: portcullis_telemetry::TelemetrySettings,
     /// Workspaces, providers, keys and configs kept in this file (secrets by environment
     /// variable name), applied to the store at start: see [`crate::declarative`].
     pub catalog: Option<Catalog>,
@@ -51,6 +55,40 @@ impl Default for GovernanceSettings {
             redis_prefix: "portcullis:".into(),
             rate_limit_burst: portcullis_limits::Burst::Window,
             spend_flush_secs: 2,
+        }
+    }
+}
+
+/// Request logs (`serve` keeps them in the gateway's database: `logs.db` beside the SQLite catalog,
+/// or the PostgreSQL database).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub enabled: bool,
+    /// Records waiting to be written; when full, new records are dropped (and counted).
+    pub queue_capacity: usize,
+    /// Records per database write.
+    pub batch_size: usize,
+    /// How long a partial batch waits for more.
+    pub flush_interval_ms: u64,
+    /// Records older than this are deleted (0: kept forever).
+    pub retention_days: u32,
+    /// Request and response bodies are cut to this many bytes in a record (0: no payloads).
+    pub max_payload_bytes: usize,
+    /// How long shutdown waits for the queue to drain.
+    pub drain_timeout_secs: u64,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            enabled: true,
+            queue_capacity: 65_536,
+            batch_size: 1_000,
+            flush_interval_ms: 50,
+            retention_days: 30,
+            max_payload_bytes: 64 * 1024,
+            drain_timeout_secs: 10,
         }
     }
 }
@@ -149,6 +187,8 @@ impl Default for Settings {
             ],
             governance: GovernanceSettings::default(),
             notifications: NotificationSettings::default(),
+            logs: LogSettings::default(),
+            telemetry: portcullis_telemetry::TelemetrySettings::default(),
             catalog: None,
         }
     }
@@ -222,11 +262,15 @@ impl Settings {
 
     pub fn from_yaml(text: &str) -> Result<Settings, SettingsError> {
         let de = serde_yaml_ng::Deserializer::from_str(text);
-        let settings: Settings =
-            serde_path_to_error::deserialize(de).map_err(|e| SettingsError::Invalid {
-                path: e.path().to_string(),
-                message: e.inner().to_string(),
-            })?;
+        let settings: Settings = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            // The YAML error may already start with the path; say it once.
+            let inner = e.inner().to_string();
+            let message = inner
+                .strip_prefix(&format!("{path}: "))
+                .map_or_else(|| inner.clone(), str::to_owned);
+            SettingsError::Invalid { path, message }
+        })?;
         settings.validate()?;
         Ok(settings)
     }
@@ -247,6 +291,12 @@ impl Settings {
         }
         if self.limits.max_concurrent_requests == 0 {
             return bad("limits.max_concurrent_requests", "must be at least 1");
+        }
+        if self.logs.queue_capacity == 0 {
+            return bad("logs.queue_capacity", "must be at least 1");
+        }
+        if self.logs.batch_size == 0 || self.logs.batch_size > 10_000 {
+            return bad("logs.batch_size", "must be between 1 and 10000");
         }
         if self.upstream.stream_idle_timeout_secs == 0 {
             return bad("upstream.stream_idle_timeout_secs", "must be at least 1");

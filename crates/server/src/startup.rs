@@ -29,6 +29,8 @@ pub struct Started {
     pub state: AppState,
     pub sealer: Sealer,
     pub store: Arc<Store>,
+    /// Request logs (`None` when `logs.enabled` is false): drain them at shutdown.
+    pub logs: Option<crate::observe::Logs>,
 }
 
 fn system() -> Actor {
@@ -271,7 +273,20 @@ pub async fn start(settings: Settings) -> Result<Started, String> {
     let policy = portcullis_config::HostPolicy::with_trusted(&settings.trusted_custom_hosts)?;
     let transport: Arc<dyn Transport> = Arc::new(HttpTransport::new(&client, policy));
     let flush_every = Duration::from_secs(settings.governance.spend_flush_secs.max(1));
-    let state = AppState::assemble(settings, transport, limiter.clone(), Some(repo.clone()))?;
+    let logs = crate::observe::Logs::start(&settings).await?;
+    let mut state = AppState::assemble(settings, transport, limiter.clone(), Some(repo.clone()))?;
+    let telemetry = portcullis_telemetry::Telemetry::start(&state.settings.telemetry)
+        .map_err(|e| format!("telemetry: {e}"))?;
+    let mut observer = crate::observe::Observer::new(state.settings.logs.max_payload_bytes)
+        .with_tap(Arc::new(telemetry.clone()));
+    if let Some(l) = &logs {
+        observer = observer.with_sink(l.sink.clone());
+        let sink = l.sink.clone();
+        state.log_stats = Some(Arc::new(move || sink.stats()));
+        state.log_store = Some(l.store.clone());
+    }
+    state.observer = Arc::new(observer);
+    state.telemetry = telemetry;
     let data = repo.load_catalog().await.map_err(|e| e.to_string())?;
     state.snapshots.store(Snapshot::build(&data, &sealer));
     spawn_refresh(repo.clone(), sealer.clone(), state.snapshots.clone());
@@ -289,5 +304,6 @@ pub async fn start(settings: Settings) -> Result<Started, String> {
         state,
         sealer,
         store,
+        logs,
     })
 }

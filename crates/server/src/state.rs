@@ -32,6 +32,12 @@ pub struct AppState {
     pub repo: Option<Arc<dyn Repository>>,
     /// Where each request's log record goes (metrics, traces, the log store).
     pub observer: Arc<Observer>,
+    /// Prometheus metrics and OTLP traces (also a tap of the observer).
+    pub telemetry: portcullis_telemetry::Telemetry,
+    /// The request log store, for the logs and analytics APIs.
+    pub log_store: Option<Arc<dyn portcullis_logs::LogStore>>,
+    /// The log queue's counters, for the metrics page.
+    pub log_stats: Option<Arc<dyn Fn() -> portcullis_logs::SinkStats + Send + Sync>>,
 }
 
 impl AppState {
@@ -110,6 +116,9 @@ impl AppState {
             crossings,
             repo,
             observer: Arc::new(Observer::new(crate::observe::DEFAULT_PAYLOAD_CAP)),
+            telemetry: portcullis_telemetry::Telemetry::disabled(),
+            log_stats: None,
+            log_store: None,
         })
     }
 }

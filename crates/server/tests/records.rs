@@ -267,3 +267,54 @@ async fn a_client_that_goes_away_mid_stream_is_recorded_as_such() {
     assert!(rec.stream);
     assert_eq!(rec.outcome, Some(Outcome::ClientDisconnect));
 }
+
+#[tokio::test]
+async fn metrics_count_what_the_records_say() {
+    let mock = MockProvider::start().await;
+    let mut settings = Settings::default();
+    settings.server.port = 0;
+    let mut state = AppState::new(settings).unwrap();
+    let telemetry =
+        portcullis_telemetry::Telemetry::start(&portcullis_telemetry::TelemetrySettings::default())
+            .unwrap();
+    state.observer = Arc::new(Observer::new(0).with_tap(Arc::new(telemetry.clone())));
+    state.telemetry = telemetry;
+    let gw = portcullis_server::spawn(state).await.unwrap();
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    for model in ["gpt-4o-mini+usage=10,5", "gpt-4o-mini+status=500"] {
+        let r = client
+            .post(format!("{}/v1/chat/completions", gw.url()))
+            .header("x-portkey-provider", "openai")
+            .header("x-portkey-custom-host", format!("{}/v1", mock.url()))
+            .header("authorization", "Bearer sk-test")
+            .json(&msg(model))
+            .send()
+            .await
+            .unwrap();
+        let _ = r.text().await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let page = client
+        .get(format!("{}/metrics", gw.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = page.text().await.unwrap();
+    let line = |needle: &[&str]| {
+        text.lines()
+            .find(|l| needle.iter().all(|n| l.contains(n)))
+            .unwrap_or_else(|| panic!("no line with {needle:?} in\n{text}"))
+            .to_owned()
+    };
+    assert!(line(&["portcullis_requests_total{", "status=\"200\""]).ends_with(" 1"));
+    assert!(line(&["portcullis_errors_total{", "status=\"500\""]).ends_with(" 1"));
+    assert!(line(&["portcullis_tokens_total{", "type=\"prompt\""]).ends_with(" 10"));
+    assert!(text.contains("portcullis_gateway_overhead_seconds_bucket"));
+}

@@ -1,11 +1,14 @@
 //! The route table: every admin route with its method, path, scope and schemas. The router and
 //! the OpenAPI document are both built from it, so they cannot drift apart.
 
+pub mod analytics;
 pub mod api_keys;
 pub mod audit;
 pub mod configs;
+pub mod feedback;
 pub mod grants;
 pub mod integrations;
+pub mod logs;
 pub mod members;
 pub mod openapi;
 pub mod providers;
@@ -97,6 +100,96 @@ const PAGE: &[&str] = &[
     "pageSize",
     "currentPage",
     "workspace_id",
+];
+
+/// The filters of the logs and analytics routes (`crate::logq::filter`); the lists below add
+/// each route's own parameters to them (a test keeps them in step).
+const LOG_FILTERS: &[&str] = crate::logq::FILTER_PARAMS;
+
+const LOG_LIST: &[&str] = &[
+    "limit",
+    "cursor",
+    "from",
+    "to",
+    "workspace_id",
+    "api_key_id",
+    "provider_id",
+    "provider",
+    "model",
+    "status",
+    "status_class",
+    "outcome",
+    "trace_id",
+    "min_cost",
+    "max_cost",
+    "min_cost_nanos",
+    "max_cost_nanos",
+    "metadata.<key>",
+    "metadata",
+];
+
+const LOG_EXPORT: &[&str] = &[
+    "format",
+    "limit",
+    "from",
+    "to",
+    "workspace_id",
+    "api_key_id",
+    "provider_id",
+    "provider",
+    "model",
+    "status",
+    "status_class",
+    "outcome",
+    "trace_id",
+    "min_cost",
+    "max_cost",
+    "min_cost_nanos",
+    "max_cost_nanos",
+    "metadata.<key>",
+    "metadata",
+];
+
+const GRAPH_Q: &[&str] = &[
+    "bucket",
+    "from",
+    "to",
+    "workspace_id",
+    "api_key_id",
+    "provider_id",
+    "provider",
+    "model",
+    "status",
+    "status_class",
+    "outcome",
+    "trace_id",
+    "min_cost",
+    "max_cost",
+    "min_cost_nanos",
+    "max_cost_nanos",
+    "metadata.<key>",
+    "metadata",
+];
+
+const GROUP_Q: &[&str] = &[
+    "limit",
+    "from",
+    "to",
+    "workspace_id",
+    "api_key_id",
+    "provider_id",
+    "provider",
+    "model",
+    "status",
+    "status_class",
+    "outcome",
+    "trace_id",
+    "min_cost",
+    "max_cost",
+    "min_cost_nanos",
+    "max_cost_nanos",
+    "metadata.<key>",
+    "metadata",
 ];
 
 macro_rules! route {
@@ -231,7 +324,46 @@ pub static ROUTES: &[Route] = &[
     // Audit log
     route!(Get "/v1/audit-logs" "listAuditLogs" "Audit logs" "audit_logs.list (organisation keys)" "Admin changes, newest first",
         query: &["page_size", "current_page", "resource_type", "resource_id", "workspace_id", "action", "start_time"], req: None, resp: "AuditLogList", get(audit::list)),
+    // Request logs (docs/analytics.md)
+    route!(Get "/v1/logs" "listLogs" "Logs" "logs.list" "Request logs, newest first, without payloads (cursor paging: pass next_cursor as cursor)",
+        query: LOG_LIST, req: None, resp: "LogList", get(logs::list)),
+    route!(Get "/v1/logs/export" "exportLogs" "Logs" "logs.export" "Every matching log with payloads, streamed as JSONL or CSV",
+        query: LOG_EXPORT, req: None, resp: "LogExport", get(logs::export)),
+    route!(Get "/v1/logs/{id}" "retrieveLog" "Logs" "logs.view" "One log with its request and response payloads",
+        query: &[], req: None, resp: "Log", get(logs::retrieve)),
+    // Feedback (Portkey's data-plane feedback API)
+    route!(Post "/v1/feedback" "createFeedback" "Feedback" "feedbacks.write | logs.write | completions.write" "Add feedback to a trace: one object, or a list (bulk)",
+        query: &["workspace_id"], req: Some("CreateFeedback"), resp: "FeedbackCreated", post(feedback::create)),
+    route!(Get "/v1/feedback" "listFeedback" "Feedback" "feedbacks.read | logs.view" "The feedback on a trace, oldest first",
+        query: &["trace_id"], req: None, resp: "FeedbackList", get(feedback::list)),
+    route!(Get "/v1/feedback/{id}" "retrieveFeedback" "Feedback" "feedbacks.read | logs.view" "One feedback",
+        query: &[], req: None, resp: "Feedback", get(feedback::retrieve)),
+    route!(Put "/v1/feedback/{id}" "updateFeedback" "Feedback" "feedbacks.write | logs.write | completions.write" "Change a feedback's value, weight or metadata",
+        query: &[], req: Some("UpdateFeedback"), resp: "FeedbackUpdated", put(feedback::update)),
+    // Analytics (docs/analytics.md)
+    route!(Get "/v1/analytics/summary" "analyticsSummary" "Analytics" "analytics.view" "Every metric over the matching logs",
+        query: LOG_FILTERS, req: None, resp: "AnalyticsSummary", get(analytics::summary)),
+    route!(Get "/v1/analytics/graphs" "analyticsGraphs" "Analytics" "analytics.view" "Every metric per time bucket (5m, 1h or 1d; empty buckets included)",
+        query: GRAPH_Q, req: None, resp: "AnalyticsGraph", get(analytics::graphs)),
+    route!(Get "/v1/analytics/groups/{dimension}" "analyticsGroups" "Analytics" "analytics.view" "Every metric per model, provider, provider_id, api_key, workspace, status, outcome, endpoint or metadata.<key>, largest first",
+        query: GROUP_Q, req: None, resp: "AnalyticsGroups", get(analytics::groups)),
+    route!(Get "/v1/analytics/groups/metadata/{key}" "analyticsGroupsByMetadata" "Analytics" "analytics.view" "Every metric per value of one metadata key (Portkey's path; _user for end users)",
+        query: GROUP_Q, req: None, resp: "AnalyticsGroups", get(analytics::groups_metadata)),
     // This document
     route!(Get "/v1/admin/openapi.json" "openapi" "Meta" "any valid key" "This OpenAPI document",
         query: &[], req: None, resp: "OpenApi", get(openapi::serve)),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_routes_document_every_filter() {
+        for list in [LOG_LIST, LOG_EXPORT, GRAPH_Q, GROUP_Q] {
+            for f in LOG_FILTERS {
+                assert!(list.contains(f), "{f}");
+            }
+        }
+    }
+}

@@ -3,6 +3,7 @@
 mod api_keys;
 mod configs;
 mod integrations;
+mod logs;
 mod misc;
 mod providers;
 mod support;

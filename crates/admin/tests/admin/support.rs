@@ -14,6 +14,7 @@ use portcullis_control::crypto::Sealer;
 use portcullis_control::model::{Actor, Defaults, KeyType, Status, Workspace};
 use portcullis_control::principal::{AuthError, Authenticator, Principal, presented_key};
 use portcullis_control::repo::Repository;
+use portcullis_logs::{LogStore, SqlLogStore};
 use portcullis_store::Store;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -111,6 +112,13 @@ impl UsageView for TestUsage {
     }
 }
 
+/// Which log store the router gets.
+enum Logging {
+    Sql,
+    Off,
+    Wrapped(Box<dyn FnOnce(SqlLogStore) -> Arc<dyn LogStore>>),
+}
+
 pub struct H {
     pub app: Router,
     pub store: Store,
@@ -121,6 +129,9 @@ pub struct H {
     pub forbidden: Mutex<Vec<String>>,
     pub ws1: Workspace,
     pub ws2: Workspace,
+    /// The request-log store (SQLite in the tempdir); the router only sees it when built with
+    /// logging on.
+    pub logs: SqlLogStore,
     _dir: tempfile::TempDir,
 }
 
@@ -171,7 +182,24 @@ fn workspace(name: &str, slug: &str, is_default: bool) -> Workspace {
 
 impl H {
     pub async fn new() -> H {
+        H::build(Logging::Sql).await
+    }
+
+    /// A gateway running without request logging (`AdminCtx::logs` is `None`).
+    pub async fn without_logs() -> H {
+        H::build(Logging::Off).await
+    }
+
+    /// The admin API over `wrap(the SQLite log store)` (to inject failures).
+    pub async fn with_log_store(
+        wrap: impl FnOnce(SqlLogStore) -> Arc<dyn LogStore> + 'static,
+    ) -> H {
+        H::build(Logging::Wrapped(Box::new(wrap))).await
+    }
+
+    async fn build(logging: Logging) -> H {
         let dir = tempfile::tempdir().unwrap();
+        let logs = SqlLogStore::open_sqlite_in(dir.path()).await.unwrap();
         let store = Store::open(&format!("sqlite://{}/x.db", dir.path().display()))
             .await
             .unwrap();
@@ -266,6 +294,11 @@ impl H {
                     .map_err(|r| r.reason)
             }),
             usage: Some(usage.clone()),
+            logs: match logging {
+                Logging::Sql => Some(Arc::new(logs.clone()) as Arc<dyn LogStore>),
+                Logging::Off => None,
+                Logging::Wrapped(wrap) => Some(wrap(logs.clone())),
+            },
         };
         H {
             app: portcullis_admin::router(ctx),
@@ -276,6 +309,7 @@ impl H {
             forbidden: Mutex::default(),
             ws1,
             ws2,
+            logs,
             _dir: dir,
         }
     }

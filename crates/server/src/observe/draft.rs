@@ -12,7 +12,9 @@ use portcullis_logs::{LogRecord, Outcome, Tokens};
 use portcullis_pricing::PriceTable;
 use serde_json::Value;
 
-use super::{Observer, classify, mask, traceparent};
+use portcullis_telemetry as trace_context;
+
+use super::{Observer, classify, mask};
 use crate::governance::Caller;
 
 /// How a stream ended, deposited by the engine's end-of-stream callback.
@@ -56,15 +58,15 @@ impl Draft {
         let incoming = headers
             .get("traceparent")
             .and_then(|v| v.to_str().ok())
-            .and_then(traceparent::parse);
+            .and_then(trace_context::parse_traceparent);
         let (w3c_trace_id, parent_span_id) = match incoming {
             Some(i) => (i.trace_id, Some(i.parent_span_id)),
-            None => (traceparent::new_trace_id(), None),
+            None => (trace_context::new_trace_id(), None),
         };
         let rec = LogRecord {
             id: uuid::Uuid::now_v7().to_string(),
             w3c_trace_id,
-            span_id: traceparent::new_span_id(),
+            span_id: trace_context::new_span_id(),
             parent_span_id,
             created_at: crate::pipeline::unix_millis(),
             endpoint: endpoint.to_owned(),
@@ -138,7 +140,7 @@ impl Draft {
 
     /// The `traceparent` providers receive: this request's span as their parent.
     pub fn traceparent(&self) -> Option<HeaderValue> {
-        HeaderValue::from_str(&traceparent::format(
+        HeaderValue::from_str(&trace_context::traceparent(
             &self.rec.w3c_trace_id,
             &self.rec.span_id,
         ))

@@ -5,15 +5,18 @@
 mod body;
 mod classify;
 mod draft;
+mod logs;
 mod mask;
-pub mod traceparent;
+mod telemetry;
 
 use std::sync::Arc;
 
 pub use body::Recorded;
 pub use classify::outcome_of;
 pub use draft::{Draft, StreamSlot, StreamSummary};
+pub use logs::Logs;
 use portcullis_logs::LogRecord;
+pub use telemetry::metrics_route;
 
 /// Looks at each finished record (metrics, traces). Must not block.
 pub trait Tap: Send + Sync {

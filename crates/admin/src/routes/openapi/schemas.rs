@@ -57,6 +57,160 @@ fn any_obj() -> Value {
     json!({ "type": "object", "additionalProperties": true })
 }
 
+fn num() -> Value {
+    json!({ "type": "number" })
+}
+
+fn nint() -> Value {
+    json!({ "type": ["integer", "null"] })
+}
+
+/// A request log's fields; `bodies` adds the payloads.
+fn log_item(bodies: bool) -> Vec<(&'static str, Value)> {
+    let mut p = vec![
+        ("id", s()),
+        ("object", json!({"const": "log"})),
+        ("created_at", ts()),
+        ("created_at_ms", int()),
+        ("trace_id", s()),
+        ("w3c_trace_id", s()),
+        ("span_id", s()),
+        ("parent_span_id", ns()),
+        ("workspace_id", ns()),
+        ("api_key_id", ns()),
+        ("provider_id", ns()),
+        ("integration_id", ns()),
+        ("provider", ns()),
+        ("requested_model", ns()),
+        ("model", ns()),
+        ("endpoint", s()),
+        ("method", s()),
+        ("path", s()),
+        ("stream", b()),
+        ("status", int()),
+        ("outcome", ns()),
+        (
+            "error",
+            nullable(obj(
+                &[("code", ns()), ("type", ns()), ("message", ns())],
+                &[],
+            )),
+        ),
+        (
+            "timings",
+            obj(
+                &[
+                    ("total_us", int()),
+                    ("upstream_us", nint()),
+                    ("ttft_us", nint()),
+                    ("overhead_us", int()),
+                ],
+                &["total_us"],
+            ),
+        ),
+        (
+            "tokens",
+            obj(
+                &[
+                    ("prompt", int()),
+                    ("completion", int()),
+                    ("total", int()),
+                    ("cached", int()),
+                    ("cache_write", int()),
+                    ("reasoning", int()),
+                ],
+                &[],
+            ),
+        ),
+        ("cost_nanos", nint()),
+        (
+            "cost",
+            json!({ "type": ["number", "null"], "description": "USD" }),
+        ),
+        ("cache_status", s()),
+        ("retry_count", int()),
+        ("fallback_path", arr(s())),
+        ("guardrails", json!({})),
+        ("metadata", any_obj()),
+        ("request_bytes", int()),
+        ("response_bytes", int()),
+    ];
+    if bodies {
+        p.push(("request_body", ns()));
+        p.push(("response_body", ns()));
+    }
+    p
+}
+
+/// The metrics every analytics response carries (`docs/analytics.md`).
+fn analytics_metrics() -> Value {
+    let counts = [
+        "requests",
+        "successes",
+        "errors",
+        "client_errors",
+        "server_errors",
+        "prompt_tokens",
+        "completion_tokens",
+        "cached_tokens",
+        "cache_write_tokens",
+        "reasoning_tokens",
+        "total_tokens",
+        "cost_nanos",
+        "cost_per_request_nanos",
+        "cost_per_1k_tokens_nanos",
+        "latency_avg_us",
+        "latency_p50_us",
+        "latency_p90_us",
+        "latency_p95_us",
+        "latency_p99_us",
+        "ttft_avg_us",
+        "ttft_p50_us",
+        "ttft_p95_us",
+        "upstream_avg_us",
+        "overhead_avg_us",
+        "overhead_p50_us",
+        "overhead_p99_us",
+        "cache_hits",
+        "cache_misses",
+        "cache_savings_estimate_nanos",
+        "retried",
+        "rescued_by_retry",
+        "fell_back",
+        "rescued_by_fallback",
+        "streams",
+        "unique_users",
+        "unique_models",
+        "unique_keys",
+    ];
+    let numbers = [
+        "success_rate",
+        "error_rate",
+        "tokens_per_request",
+        "prompt_tokens_per_request",
+        "completion_tokens_per_request",
+        "cached_token_ratio",
+        "reasoning_token_ratio",
+        "cost",
+        "cost_per_request",
+        "cost_per_1k_tokens",
+        "overhead_share",
+        "cache_hit_rate",
+        "cache_savings_estimate",
+        "retry_rescue_rate",
+        "fallback_rescue_rate",
+        "stream_rate",
+        "requests_per_user",
+        "requests_per_minute",
+    ];
+    let mut props: Vec<(&str, Value)> = counts.iter().map(|c| (*c, int())).collect();
+    props.extend(numbers.iter().map(|n| (*n, num())));
+    let count_map = json!({ "type": "object", "additionalProperties": { "type": "integer" } });
+    props.push(("errors_by_outcome", count_map.clone()));
+    props.push(("errors_by_status", count_map));
+    obj(&props, &["requests", "errors", "cost_nanos"])
+}
+
 /// Every schema the route table names, plus the shared ones.
 pub(super) fn schemas() -> Map<String, Value> {
     let limits = [
@@ -177,6 +331,29 @@ pub(super) fn schemas() -> Map<String, Value> {
             ("last_updated_at", ts()),
         ],
         &[],
+    );
+    let feedback_in = obj(
+        &[
+            ("trace_id", s()),
+            (
+                "value",
+                json!({"type": "integer", "minimum": -10, "maximum": 10}),
+            ),
+            (
+                "weight",
+                json!({"type": "number", "minimum": 0, "maximum": 1, "default": 1}),
+            ),
+            ("metadata", any_obj()),
+        ],
+        &["trace_id", "value"],
+    );
+    let feedback_reply = obj(
+        &[
+            ("status", json!({"const": "success"})),
+            ("message", s()),
+            ("feedback_ids", arr(s())),
+        ],
+        &["status", "feedback_ids"],
     );
     let entries: Vec<(&str, Value)> = vec![
         (
@@ -775,6 +952,138 @@ pub(super) fn schemas() -> Map<String, Value> {
             ),
         ),
         ("AuditLogList", list_of("AuditLog")),
+        (
+            "Log",
+            obj(&log_item(true), &["id", "trace_id", "created_at", "status"]),
+        ),
+        (
+            "LogList",
+            obj(
+                &[
+                    ("object", json!({"const": "list"})),
+                    ("data", arr(obj(&log_item(false), &["id"]))),
+                    ("has_more", b()),
+                    ("next_cursor", ns()),
+                    ("limit", int()),
+                ],
+                &["object", "data", "has_more", "next_cursor"],
+            ),
+        ),
+        (
+            "LogExport",
+            json!({
+                "type": "string",
+                "description": "A streamed (chunked) download, not JSON: `format=jsonl` gives one `Log` object per line \
+                    (`application/x-ndjson`); `format=csv` a header row then one row per log (`text/csv`, RFC 4180 quoting, \
+                    text a spreadsheet would run as a formula prefixed with '). `content-disposition: attachment`.",
+            }),
+        ),
+        (
+            "CreateFeedback",
+            json!({ "oneOf": [feedback_in.clone(), arr(feedback_in)] }),
+        ),
+        (
+            "UpdateFeedback",
+            obj(
+                &[
+                    (
+                        "value",
+                        json!({"type": "integer", "minimum": -10, "maximum": 10}),
+                    ),
+                    (
+                        "weight",
+                        json!({"type": "number", "minimum": 0, "maximum": 1}),
+                    ),
+                    ("metadata", any_obj()),
+                ],
+                &[],
+            ),
+        ),
+        ("FeedbackCreated", feedback_reply.clone()),
+        (
+            "FeedbackUpdated",
+            json!({ "allOf": [feedback_reply, obj(&[("data", r("Feedback"))], &[])] }),
+        ),
+        (
+            "Feedback",
+            obj(
+                &[
+                    ("id", s()),
+                    ("object", json!({"const": "feedback"})),
+                    ("trace_id", s()),
+                    ("value", int()),
+                    ("weight", num()),
+                    ("metadata", any_obj()),
+                    ("workspace_id", ns()),
+                    ("created_at", ts()),
+                    ("updated_at", ts()),
+                ],
+                &["id", "trace_id", "value", "weight"],
+            ),
+        ),
+        ("FeedbackList", list_of("Feedback")),
+        ("AnalyticsMetrics", analytics_metrics()),
+        (
+            "AnalyticsRange",
+            obj(
+                &[
+                    ("from", ts()),
+                    ("to", ts()),
+                    ("from_ms", nint()),
+                    ("to_ms", nint()),
+                ],
+                &[],
+            ),
+        ),
+        (
+            "AnalyticsSummary",
+            obj(
+                &[
+                    ("object", json!({"const": "analytics-summary"})),
+                    ("range", r("AnalyticsRange")),
+                    ("data", r("AnalyticsMetrics")),
+                ],
+                &["object", "data"],
+            ),
+        ),
+        (
+            "AnalyticsGraph",
+            obj(
+                &[
+                    ("object", json!({"const": "analytics-graph"})),
+                    ("bucket", json!({"enum": ["5m", "1h", "1d"]})),
+                    ("bucket_ms", int()),
+                    ("range", r("AnalyticsRange")),
+                    (
+                        "data",
+                        arr(json!({ "allOf": [
+                            obj(&[("timestamp", ts()), ("timestamp_ms", int()), ("requests_per_second", num())], &["timestamp"]),
+                            r("AnalyticsMetrics"),
+                        ] })),
+                    ),
+                ],
+                &["object", "bucket", "data"],
+            ),
+        ),
+        (
+            "AnalyticsGroups",
+            obj(
+                &[
+                    ("object", json!({"const": "list"})),
+                    ("dimension", s()),
+                    ("range", r("AnalyticsRange")),
+                    ("total", int()),
+                    (
+                        "data",
+                        arr(json!({ "allOf": [
+                            obj(&[("key", json!({"description": "the group's value; null for records without one"}))], &["key"]),
+                            r("AnalyticsMetrics"),
+                        ] })),
+                    ),
+                ],
+                &["object", "dimension", "total", "data"],
+            ),
+        ),
         (
             "OpenApi",
             json!({ "type": "object", "description": "this document", "additionalProperties": true }),

@@ -1,0 +1,157 @@
+//! [`LogFilter`] as SQL conditions. Each function appends ` AND …` clauses; values are always
+//! bound. The rolled-up dimensions use the same column names in `request_logs` (alias `l`) and
+//! `request_log_dims` (alias `d`).
+
+use super::db::Q;
+use crate::plan::Piece;
+use crate::query::LogFilter;
+
+/// Whether the filter has any condition on the rolled-up dimensions.
+pub(crate) fn has_dims(f: &LogFilter) -> bool {
+    f.workspace_ids.is_some()
+        || f.api_key_id.is_some()
+        || f.provider_id.is_some()
+        || f.provider.is_some()
+        || f.model.is_some()
+        || f.status.is_some()
+        || f.status_class.is_some()
+        || f.outcome.is_some()
+}
+
+/// Conditions on the rolled-up dimensions, on the table aliased `alias`. Returns whether any
+/// condition was added.
+pub(crate) fn dims(q: &mut Q, f: &LogFilter, alias: &str) -> bool {
+    let before = q.sql.len();
+    if let Some(ws) = &f.workspace_ids {
+        if ws.is_empty() {
+            // Visibility of no workspace: nothing is visible.
+            q.push(" AND 1 = 0");
+        } else {
+            q.push(&format!(" AND {alias}.workspace_id IN ("));
+            for (i, w) in ws.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.bind(w);
+            }
+            q.push(")");
+        }
+    }
+    for (col, v) in [
+        ("api_key_id", &f.api_key_id),
+        ("provider_id", &f.provider_id),
+        ("provider", &f.provider),
+        ("model", &f.model),
+    ] {
+        if let Some(v) = v {
+            q.push(&format!(" AND {alias}.{col} = ")).bind(v);
+        }
+    }
+    if let Some(s) = f.status {
+        q.push(&format!(" AND {alias}.status = "))
+            .bind(i64::from(s));
+    }
+    if let Some(c) = f.status_class {
+        let lo = i64::from(c) * 100;
+        q.push(&format!(" AND {alias}.status >= "))
+            .bind(lo)
+            .push(&format!(" AND {alias}.status < "))
+            .bind(lo + 100);
+    }
+    if let Some(o) = f.outcome {
+        q.push(&format!(" AND {alias}.outcome = ")).bind(o.as_str());
+    }
+    q.sql.len() > before
+}
+
+/// Every non-time condition on the raw table aliased `l`.
+pub(crate) fn raw(q: &mut Q, f: &LogFilter) {
+    dims(q, f, "l");
+    if let Some(t) = &f.trace_id {
+        q.push(" AND l.trace_id = ").bind(t);
+    }
+    if let Some(c) = f.min_cost_nanos {
+        q.push(" AND l.cost_nanos >= ").bind(c);
+    }
+    if let Some(c) = f.max_cost_nanos {
+        q.push(" AND l.cost_nanos <= ").bind(c);
+    }
+    for (k, v) in &f.metadata {
+        q.push(" AND l.id IN (SELECT m.log_id FROM request_log_meta m WHERE m.key = ")
+            .bind(k)
+            .push(" AND m.value = ")
+            .bind(v);
+        if let Some(from) = f.from {
+            q.push(" AND m.created_at >= ").bind(from);
+        }
+        if let Some(to) = f.to {
+            q.push(" AND m.created_at < ").bind(to);
+        }
+        q.push(")");
+    }
+}
+
+/// The filter's own time range on `l.created_at`.
+pub(crate) fn time(q: &mut Q, f: &LogFilter) {
+    if let Some(from) = f.from {
+        q.push(" AND l.created_at >= ").bind(from);
+    }
+    if let Some(to) = f.to {
+        q.push(" AND l.created_at < ").bind(to);
+    }
+}
+
+/// Which pieces of a plan a query reads, and on which table.
+pub(crate) enum Source {
+    /// `request_log_rollups` (`grain`, `bucket_start`).
+    Rollups,
+    /// `request_logs` (`created_at`).
+    Raw,
+}
+
+/// ` AND (…)`: the pieces of a plan that `source` answers, on the table aliased `alias`.
+/// Returns false (adding nothing) when no piece is for that source.
+pub(crate) fn pieces(q: &mut Q, pieces: &[Piece], source: Source, alias: &str) -> bool {
+    let (rollup, column) = match source {
+        Source::Rollups => (true, "bucket_start"),
+        Source::Raw => (false, "created_at"),
+    };
+    let with_grain = rollup;
+    let mut first = true;
+    for p in pieces {
+        let (grain, from, to) = match *p {
+            Piece::Rollup { grain, from, to } if rollup => (with_grain.then_some(grain), from, to),
+            Piece::Raw { from, to } if !rollup => (None, from, to),
+            _ => continue,
+        };
+        q.push(if first { " AND ((" } else { " OR (" });
+        first = false;
+        let mut parts = 0;
+        if let Some(g) = grain {
+            q.push(&format!("{alias}.grain = {g}"));
+            parts += 1;
+        }
+        if from != i64::MIN {
+            if parts > 0 {
+                q.push(" AND ");
+            }
+            q.push(&format!("{alias}.{column} >= ")).bind(from);
+            parts += 1;
+        }
+        if to != i64::MAX {
+            if parts > 0 {
+                q.push(" AND ");
+            }
+            q.push(&format!("{alias}.{column} < ")).bind(to);
+            parts += 1;
+        }
+        if parts == 0 {
+            q.push("1 = 1");
+        }
+        q.push(")");
+    }
+    if !first {
+        q.push(")");
+    }
+    !first
+}

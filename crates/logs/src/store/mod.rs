@@ -1,0 +1,241 @@
+//! Where logs live: the [`LogStore`] interface and its SQL implementation on SQLite
+//! (`logs.db` in the data directory) or PostgreSQL (the gateway's catalog database).
+//!
+//! Tables (same names on both backends):
+//! - `request_logs`: one row per record, without payloads (indexes: `id` unique,
+//!   `(created_at, id)`, `trace_id`, `(workspace_id, created_at, id)`);
+//! - `request_log_bodies`: request and response payloads by record id;
+//! - `request_log_meta`: one `(log_id, key, value)` row per metadata entry, values as strings,
+//!   indexed by `(key, value, created_at)` for metadata filters;
+//! - `request_log_dims`: the distinct dimension combinations (see [`crate::dims`]);
+//! - `request_log_rollups`: per `(grain, bucket_start, dim_id)` an encoded partial aggregate
+//!   (counts, sums, latency histograms) for grains of 5 min, 1 h and 1 day, and for the 5 min
+//!   and 1 h grains the records per user (see [`crate::users`]);
+//! - `request_log_feedback`: feedback by id, indexed by trace id;
+//! - `portcullis_logs_schema`: the applied schema versions.
+
+mod analytics;
+mod db;
+mod feedback;
+mod filter;
+mod postgres;
+mod records;
+mod retention;
+mod sqlite;
+mod write;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use analytics::{DEFAULT_GROUPS, MAX_GROUPS, MAX_SERIES_BUCKETS};
+pub use db::Backend;
+pub use records::{DEFAULT_PAGE, MAX_PAGE};
+pub use retention::DEFAULT_BATCH as DEFAULT_RETENTION_BATCH;
+pub use sqlite::FILE_NAME;
+
+use crate::dims::DimsCache;
+use crate::error::{LogError, ResultExt};
+use crate::query::{
+    Aggregates, Bucket, Feedback, FeedbackUpdate, Group, GroupBy, LogFilter, Page, PageRequest,
+};
+use crate::record::LogRecord;
+use db::Db;
+
+/// Everything the sink, the logs API and the analytics API need from storage. Object safe, so
+/// the gateway holds an `Arc<dyn LogStore>` whatever the backend (and tests can fake one).
+#[async_trait]
+pub trait LogStore: Send + Sync {
+    /// Writes a batch in one transaction, rollups included. Idempotent by record id; returns
+    /// how many records were new.
+    async fn insert_batch(&self, records: &[LogRecord]) -> Result<u64, LogError>;
+
+    /// One record with its payloads.
+    async fn get(&self, id: &str) -> Result<Option<LogRecord>, LogError>;
+
+    /// Matching records, newest first, without payload bodies. `page.limit` 0 means
+    /// [`DEFAULT_PAGE`]; larger than [`MAX_PAGE`] is capped.
+    async fn list(
+        &self,
+        filter: &LogFilter,
+        page: &PageRequest,
+    ) -> Result<Page<LogRecord>, LogError>;
+
+    /// Like [`LogStore::list`] but with payloads: one page of an export (see
+    /// [`crate::Export`] to walk them all).
+    async fn export_page(
+        &self,
+        filter: &LogFilter,
+        page: &PageRequest,
+    ) -> Result<Page<LogRecord>, LogError>;
+
+    /// Aggregates over every matching record.
+    async fn summary(&self, filter: &LogFilter) -> Result<Aggregates, LogError>;
+
+    /// Aggregates per epoch-aligned bucket of `bucket_ms`. With both `from` and `to` set every
+    /// bucket is returned (empty ones too, at most [`MAX_SERIES_BUCKETS`]); otherwise only
+    /// buckets with records.
+    async fn series(&self, filter: &LogFilter, bucket_ms: i64) -> Result<Vec<Bucket>, LogError>;
+
+    /// Aggregates per group, the `limit` largest by requests (0: [`DEFAULT_GROUPS`]).
+    async fn group_by(
+        &self,
+        filter: &LogFilter,
+        by: &GroupBy,
+        limit: u32,
+    ) -> Result<Vec<Group>, LogError>;
+
+    /// Retention: deletes records (and feedback) created before `cutoff_ms`, `batch_size` rows
+    /// per transaction (0: [`DEFAULT_RETENTION_BATCH`]), pausing between batches, until none
+    /// is left; returns the number of records deleted.
+    async fn delete_older_than(&self, cutoff_ms: i64, batch_size: u32) -> Result<u64, LogError>;
+
+    /// Stores new feedback (`value` -10..=10, `weight` 0..=1; a duplicate id is invalid).
+    async fn add_feedback(&self, feedback: &Feedback) -> Result<(), LogError>;
+
+    /// Changes feedback; `None` when there is no feedback with that id.
+    async fn update_feedback(
+        &self,
+        id: &str,
+        update: &FeedbackUpdate,
+    ) -> Result<Option<Feedback>, LogError>;
+
+    async fn get_feedback(&self, id: &str) -> Result<Option<Feedback>, LogError>;
+
+    /// All feedback on a trace, oldest first.
+    async fn feedback_for_trace(&self, trace_id: &str) -> Result<Vec<Feedback>, LogError>;
+
+    /// Closes the connections (further calls fail).
+    async fn close(&self);
+}
+
+/// The SQL log store, on either backend. Cloning is cheap and shares the pool.
+#[derive(Clone)]
+pub struct SqlLogStore {
+    db: Db,
+    dims: Arc<DimsCache>,
+}
+
+impl SqlLogStore {
+    fn from_db(db: Db) -> SqlLogStore {
+        SqlLogStore {
+            db,
+            dims: Arc::new(DimsCache::default()),
+        }
+    }
+
+    /// Opens (creating directory, file and schema as needed) a SQLite log database.
+    pub async fn open_sqlite(path: &Path) -> Result<SqlLogStore, LogError> {
+        sqlite::open(path).await.map(SqlLogStore::from_db)
+    }
+
+    /// Opens `<data_dir>/logs.db`: the logs sit beside the catalog but in their own file, so
+    /// log traffic never contends with catalog writes.
+    pub async fn open_sqlite_in(data_dir: &Path) -> Result<SqlLogStore, LogError> {
+        SqlLogStore::open_sqlite(&data_dir.join(FILE_NAME)).await
+    }
+
+    /// Opens the log tables in a PostgreSQL database (creating them as needed), with a pool
+    /// of its own.
+    pub async fn open_postgres(url: &str) -> Result<SqlLogStore, LogError> {
+        postgres::open(url).await.map(SqlLogStore::from_db)
+    }
+
+    /// Where the gateway's catalog is PostgreSQL (`postgres://`, `postgresql://`) the logs go
+    /// there too; otherwise to `logs.db` in `data_dir`.
+    pub async fn open(database_url: &str, data_dir: &Path) -> Result<SqlLogStore, LogError> {
+        let scheme = database_url.split_once(':').map_or("", |(s, _)| s);
+        match scheme {
+            "postgres" | "postgresql" => SqlLogStore::open_postgres(database_url).await,
+            _ => SqlLogStore::open_sqlite_in(data_dir).await,
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[async_trait]
+impl LogStore for SqlLogStore {
+    async fn insert_batch(&self, records: &[LogRecord]) -> Result<u64, LogError> {
+        write::insert_batch(&self.db, &self.dims, records).await
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<LogRecord>, LogError> {
+        records::get(&self.db, id).await
+    }
+
+    async fn list(
+        &self,
+        filter: &LogFilter,
+        page: &PageRequest,
+    ) -> Result<Page<LogRecord>, LogError> {
+        records::page(&self.db, filter, page, false).await
+    }
+
+    async fn export_page(
+        &self,
+        filter: &LogFilter,
+        page: &PageRequest,
+    ) -> Result<Page<LogRecord>, LogError> {
+        records::page(&self.db, filter, page, true).await
+    }
+
+    async fn summary(&self, filter: &LogFilter) -> Result<Aggregates, LogError> {
+        let mut tx = self.db.snapshot().await.or_backend("begin analytics")?;
+        analytics::summary(&mut tx, &self.dims, filter).await
+    }
+
+    async fn series(&self, filter: &LogFilter, bucket_ms: i64) -> Result<Vec<Bucket>, LogError> {
+        analytics::check_series(filter, bucket_ms)?;
+        let mut tx = self.db.snapshot().await.or_backend("begin analytics")?;
+        analytics::series(&mut tx, &self.dims, filter, bucket_ms).await
+    }
+
+    async fn group_by(
+        &self,
+        filter: &LogFilter,
+        by: &GroupBy,
+        limit: u32,
+    ) -> Result<Vec<Group>, LogError> {
+        let mut tx = self.db.snapshot().await.or_backend("begin analytics")?;
+        analytics::group_by(&mut tx, &self.dims, filter, by, limit).await
+    }
+
+    async fn delete_older_than(&self, cutoff_ms: i64, batch_size: u32) -> Result<u64, LogError> {
+        retention::delete_older_than(&self.db, cutoff_ms, batch_size).await
+    }
+
+    async fn add_feedback(&self, feedback: &Feedback) -> Result<(), LogError> {
+        feedback::add(&self.db, feedback).await
+    }
+
+    async fn update_feedback(
+        &self,
+        id: &str,
+        update: &FeedbackUpdate,
+    ) -> Result<Option<Feedback>, LogError> {
+        feedback::update(&self.db, id, update, now_ms()).await
+    }
+
+    async fn get_feedback(&self, id: &str) -> Result<Option<Feedback>, LogError> {
+        feedback::get(&self.db, id).await
+    }
+
+    async fn feedback_for_trace(&self, trace_id: &str) -> Result<Vec<Feedback>, LogError> {
+        feedback::for_trace(&self.db, trace_id).await
+    }
+
+    async fn close(&self) {
+        self.db.close().await;
+    }
+}

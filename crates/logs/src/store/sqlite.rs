@@ -1,0 +1,388 @@
+//! SQLite: `logs.db` beside the gateway's catalog (WAL, `synchronous=NORMAL`), its schema, and
+//! the bulk write paths (multi-row `VALUES`; the write lock makes rollup read-modify-write
+//! safe).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, Sqlite, Transaction};
+
+use super::db::Db;
+use super::write::raw_fields;
+use super::write::{
+    RAW_COLUMN_COUNT, RAW_COLUMNS, RawRow, RollupDeltas, Sign, Stored, by_bucket, merge,
+};
+use crate::error::{LogError, describe};
+
+/// The file [`super::SqlLogStore::open_sqlite_in`] opens in the data directory.
+pub const FILE_NAME: &str = "logs.db";
+
+const POOL: u32 = 4;
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// SQLite allows 32,766 bound parameters per statement; stay well under it.
+const MAX_PARAMS: usize = 16_000;
+
+/// Schema steps, applied in order once each (and idempotent anyway).
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    r#"
+CREATE TABLE IF NOT EXISTS request_logs (
+    id TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    trace_id TEXT NOT NULL,
+    w3c_trace_id TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    parent_span_id TEXT,
+    workspace_id TEXT,
+    api_key_id TEXT,
+    provider_id TEXT,
+    integration_id TEXT,
+    provider TEXT,
+    requested_model TEXT,
+    model TEXT,
+    endpoint TEXT NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    stream INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    outcome TEXT,
+    error_code TEXT,
+    error_type TEXT,
+    error_message TEXT,
+    total_us INTEGER NOT NULL,
+    upstream_us INTEGER,
+    ttft_us INTEGER,
+    overhead_us INTEGER NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    cached_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    reasoning_tokens INTEGER NOT NULL,
+    cost_nanos INTEGER,
+    cache_status TEXT NOT NULL,
+    retry_count INTEGER NOT NULL,
+    fallback_path TEXT NOT NULL,
+    guardrails TEXT,
+    metadata TEXT NOT NULL,
+    request_bytes INTEGER NOT NULL,
+    response_bytes INTEGER NOT NULL,
+    user_id TEXT,
+    user_hash INTEGER,
+    dim_id INTEGER NOT NULL,
+    flags INTEGER NOT NULL,
+    lat_b INTEGER NOT NULL,
+    ttft_b INTEGER,
+    ovh_b INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS request_logs_created ON request_logs (created_at, id);
+CREATE INDEX IF NOT EXISTS request_logs_trace ON request_logs (trace_id);
+CREATE INDEX IF NOT EXISTS request_logs_workspace ON request_logs (workspace_id, created_at, id);
+CREATE TABLE IF NOT EXISTS request_log_bodies (
+    id TEXT PRIMARY KEY,
+    request_body TEXT,
+    response_body TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS request_log_meta (
+    log_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (log_id, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS request_log_meta_value ON request_log_meta (key, value, created_at);
+CREATE TABLE IF NOT EXISTS request_log_dims (
+    dim_id INTEGER PRIMARY KEY,
+    workspace_id TEXT,
+    api_key_id TEXT,
+    provider_id TEXT,
+    provider TEXT,
+    model TEXT,
+    status INTEGER NOT NULL,
+    outcome TEXT,
+    endpoint TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS request_log_rollups (
+    grain INTEGER NOT NULL,
+    bucket_start INTEGER NOT NULL,
+    dim_id INTEGER NOT NULL,
+    requests INTEGER NOT NULL,
+    agg BLOB NOT NULL,
+    users BLOB,
+    PRIMARY KEY (grain, bucket_start, dim_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS request_log_feedback (
+    id TEXT PRIMARY KEY,
+    trace_id TEXT NOT NULL,
+    value INTEGER NOT NULL,
+    weight REAL NOT NULL,
+    metadata TEXT NOT NULL,
+    workspace_id TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS request_log_feedback_trace ON request_log_feedback (trace_id, created_at);
+CREATE INDEX IF NOT EXISTS request_log_feedback_created ON request_log_feedback (created_at);
+"#,
+)];
+
+/// Opens (creating the directory, the file and the schema as needed) a SQLite log database.
+pub(crate) async fn open(path: &Path) -> Result<Db, LogError> {
+    let target = path.display().to_string();
+    let fail = |reason: String| LogError::Open {
+        target: target.clone(),
+        reason,
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
+    }
+    let opts = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(BUSY_TIMEOUT)
+        .pragma("cache_size", "-32768")
+        .pragma("temp_store", "memory");
+    let pool = SqlitePoolOptions::new()
+        .max_connections(POOL)
+        .acquire_timeout(BUSY_TIMEOUT)
+        .connect_with(opts)
+        .await
+        .map_err(|e| fail(describe(&e)))?;
+    migrate(&pool).await.map_err(|e| fail(describe(&e)))?;
+    Ok(Db::Sqlite(pool))
+}
+
+async fn migrate(pool: &sqlx::SqlitePool) -> Result<(), sqlx::Error> {
+    // The write lock serializes two processes opening at once.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS portcullis_logs_schema (\
+         version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let current: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(version) FROM portcullis_logs_schema")
+            .fetch_one(&mut *tx)
+            .await?;
+    let current = current.unwrap_or(0);
+    for &(version, ddl) in MIGRATIONS {
+        if version <= current {
+            continue;
+        }
+        sqlx::raw_sql(ddl).execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO portcullis_logs_schema (version, applied_at) VALUES ($1, $2) \
+             ON CONFLICT (version) DO NOTHING",
+        )
+        .bind(version)
+        .bind(super::now_ms())
+        .execute(&mut *tx)
+        .await?;
+    }
+    if let Some(&(latest, _)) = MIGRATIONS.last()
+        && current > latest
+    {
+        tracing::warn!(
+            schema = current,
+            supported = latest,
+            "the log database was written by a newer Portcullis"
+        );
+    }
+    tx.commit().await
+}
+
+/// `(?, ?, …), (?, …)`: `rows` groups of `cols` anonymous placeholders.
+fn placeholders(rows: usize, cols: usize) -> String {
+    let mut one = String::with_capacity(cols * 2 + 2);
+    one.push('(');
+    for c in 0..cols {
+        one.push_str(if c == 0 { "?" } else { ",?" });
+    }
+    one.push(')');
+    let mut out = String::with_capacity(rows * (one.len() + 1));
+    for r in 0..rows {
+        if r > 0 {
+            out.push(',');
+        }
+        out.push_str(&one);
+    }
+    out
+}
+
+macro_rules! bind_row {
+    ($q:expr, $r:expr; $($f:ident),*) => {{
+        let mut q = $q;
+        $( q = q.bind(&$r.$f); )*
+        q
+    }};
+}
+
+/// Inserts the raw rows; returns the ids that were new.
+pub(crate) async fn insert_rows(
+    tx: &mut Transaction<'static, Sqlite>,
+    rows: &[RawRow],
+) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    let mut inserted = std::collections::HashSet::with_capacity(rows.len());
+    for chunk in rows.chunks(MAX_PARAMS / RAW_COLUMN_COUNT) {
+        let sql = format!(
+            "INSERT INTO request_logs ({RAW_COLUMNS}) VALUES {} \
+             ON CONFLICT (id) DO NOTHING RETURNING id",
+            placeholders(chunk.len(), RAW_COLUMN_COUNT)
+        );
+        let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
+        for r in chunk {
+            q = raw_fields!(bind_row!(q, r));
+        }
+        inserted.extend(q.fetch_all(&mut **tx).await?);
+    }
+    Ok(inserted)
+}
+
+/// Payloads, metadata and dimension rows of newly inserted records.
+pub(crate) async fn insert_side(
+    tx: &mut Transaction<'static, Sqlite>,
+    rows: &[&RawRow],
+    new_dims: &[&crate::dims::Dims],
+) -> Result<(), sqlx::Error> {
+    let bodies: Vec<&RawRow> = rows
+        .iter()
+        .copied()
+        .filter(|r| r.request_body.is_some() || r.response_body.is_some())
+        .collect();
+    for chunk in bodies.chunks(MAX_PARAMS / 3) {
+        let sql = format!(
+            "INSERT INTO request_log_bodies (id, request_body, response_body) VALUES {} \
+             ON CONFLICT (id) DO NOTHING",
+            placeholders(chunk.len(), 3)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for r in chunk {
+            q = q.bind(&r.id).bind(&r.request_body).bind(&r.response_body);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    let meta: Vec<(&RawRow, &(String, String))> = rows
+        .iter()
+        .flat_map(|r| r.meta.iter().map(move |kv| (*r, kv)))
+        .collect();
+    for chunk in meta.chunks(MAX_PARAMS / 4) {
+        let sql = format!(
+            "INSERT INTO request_log_meta (log_id, key, value, created_at) VALUES {} \
+             ON CONFLICT (log_id, key) DO NOTHING",
+            placeholders(chunk.len(), 4)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (r, (k, v)) in chunk {
+            q = q.bind(&r.id).bind(k).bind(v).bind(r.created_at);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    for chunk in new_dims.chunks(MAX_PARAMS / 9) {
+        let sql = format!(
+            "INSERT INTO request_log_dims (dim_id, workspace_id, api_key_id, provider_id, \
+             provider, model, status, outcome, endpoint) VALUES {} \
+             ON CONFLICT (dim_id) DO NOTHING",
+            placeholders(chunk.len(), 9)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for d in chunk {
+            q = q
+                .bind(d.dim_id)
+                .bind(&d.workspace_id)
+                .bind(&d.api_key_id)
+                .bind(&d.provider_id)
+                .bind(&d.provider)
+                .bind(&d.model)
+                .bind(d.status)
+                .bind(&d.outcome)
+                .bind(&d.endpoint);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Adds (or subtracts) rollup deltas: read the touched rows bucket by bucket, merge in memory,
+/// write back. The transaction holds SQLite's write lock, so nothing changes in between.
+pub(crate) async fn apply_rollups(
+    tx: &mut Transaction<'static, Sqlite>,
+    deltas: RollupDeltas,
+    sign: Sign,
+) -> Result<(), sqlx::Error> {
+    let mut writes: Vec<((i64, i64, i64), Stored)> = Vec::with_capacity(deltas.len());
+    let mut deletes: Vec<((i64, i64), Vec<i64>)> = Vec::new();
+    for ((grain, start), rows) in by_bucket(deltas) {
+        let mut existing: HashMap<i64, (Vec<u8>, Option<Vec<u8>>)> = HashMap::new();
+        for chunk in rows.chunks(MAX_PARAMS) {
+            let sql = format!(
+                "SELECT dim_id, agg, users FROM request_log_rollups \
+                 WHERE grain = ? AND bucket_start = ? AND dim_id IN ({})",
+                vec!["?"; chunk.len()].join(",")
+            );
+            let mut q = sqlx::query_as::<_, (i64, Vec<u8>, Option<Vec<u8>>)>(AssertSqlSafe(sql))
+                .bind(grain)
+                .bind(start);
+            for (d, _) in chunk {
+                q = q.bind(d);
+            }
+            for (d, agg, users) in q.fetch_all(&mut **tx).await? {
+                existing.insert(d, (agg, users));
+            }
+        }
+        let mut gone = Vec::new();
+        for (d, delta) in rows {
+            let old = existing.get(&d);
+            match merge(
+                old.map(|o| o.0.as_slice()),
+                old.and_then(|o| o.1.as_deref()),
+                delta,
+                sign,
+            ) {
+                Some(s) => writes.push(((grain, start, d), s)),
+                None if old.is_some() => gone.push(d),
+                None => {}
+            }
+        }
+        if !gone.is_empty() {
+            deletes.push(((grain, start), gone));
+        }
+    }
+    for chunk in writes.chunks(MAX_PARAMS / 6) {
+        let sql = format!(
+            "INSERT INTO request_log_rollups (grain, bucket_start, dim_id, requests, agg, users) \
+             VALUES {} ON CONFLICT (grain, bucket_start, dim_id) DO UPDATE SET \
+             requests = excluded.requests, agg = excluded.agg, users = excluded.users",
+            placeholders(chunk.len(), 6)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (k, s) in chunk {
+            q = q
+                .bind(k.0)
+                .bind(k.1)
+                .bind(k.2)
+                .bind(s.requests)
+                .bind(&s.agg)
+                .bind(&s.users);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    for ((grain, start), dims) in deletes {
+        for chunk in dims.chunks(MAX_PARAMS) {
+            let sql = format!(
+                "DELETE FROM request_log_rollups WHERE grain = ? AND bucket_start = ? \
+                 AND dim_id IN ({})",
+                vec!["?"; chunk.len()].join(",")
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(grain).bind(start);
+            for d in chunk {
+                q = q.bind(d);
+            }
+            q.execute(&mut **tx).await?;
+        }
+    }
+    Ok(())
+}

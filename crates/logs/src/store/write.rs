@@ -1,0 +1,351 @@
+//! One batch, one transaction: raw rows, payloads, metadata, dimensions, then the rollups and
+//! the distinct-users rollup, so rollups never disagree with the rows they summarize.
+//! Inserting is idempotent by record id: a batch retried after an unacknowledged commit adds
+//! nothing twice.
+
+use std::collections::{BTreeMap, HashSet};
+
+use super::db::{Db, Tx};
+use super::{postgres, sqlite};
+use crate::derive::{Derived, clamp_u64};
+use crate::dims::{Dims, DimsCache};
+use crate::error::{LogError, ResultExt};
+use crate::partial::{AggInput, Partial};
+use crate::plan::{GRAINS, USER_GRAINS};
+use crate::record::LogRecord;
+use crate::users::UserCounts;
+
+/// A record as stored in `request_logs`, plus what goes into the side tables.
+pub(crate) struct RawRow {
+    pub id: String,
+    pub created_at: i64,
+    pub trace_id: String,
+    pub w3c_trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: Option<String>,
+    pub workspace_id: Option<String>,
+    pub api_key_id: Option<String>,
+    pub provider_id: Option<String>,
+    pub integration_id: Option<String>,
+    pub provider: Option<String>,
+    pub requested_model: Option<String>,
+    pub model: Option<String>,
+    pub endpoint: String,
+    pub method: String,
+    pub path: String,
+    pub stream: i64,
+    pub status: i64,
+    pub outcome: Option<String>,
+    pub error_code: Option<String>,
+    pub error_type: Option<String>,
+    pub error_message: Option<String>,
+    pub total_us: i64,
+    pub upstream_us: Option<i64>,
+    pub ttft_us: Option<i64>,
+    pub overhead_us: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub cached_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub reasoning_tokens: i64,
+    pub cost_nanos: Option<i64>,
+    pub cache_status: String,
+    pub retry_count: i64,
+    pub fallback_path: String,
+    pub guardrails: Option<String>,
+    pub metadata: String,
+    pub request_bytes: i64,
+    pub response_bytes: i64,
+    pub user_id: Option<String>,
+    pub user_hash: Option<i64>,
+    pub dim_id: i64,
+    pub flags: i64,
+    pub lat_b: i64,
+    pub ttft_b: Option<i64>,
+    pub ovh_b: i64,
+    // Side tables.
+    pub request_body: Option<String>,
+    pub response_body: Option<String>,
+    pub meta: Vec<(String, String)>,
+    pub dims: Dims,
+    pub input: AggInput,
+}
+
+/// The `request_logs` columns, in [`RawRow`] order.
+pub(crate) const RAW_COLUMNS: &str = "id, created_at, trace_id, w3c_trace_id, span_id, \
+    parent_span_id, workspace_id, api_key_id, provider_id, integration_id, provider, \
+    requested_model, model, endpoint, method, path, stream, status, outcome, error_code, \
+    error_type, error_message, total_us, upstream_us, ttft_us, overhead_us, prompt_tokens, \
+    completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost_nanos, \
+    cache_status, retry_count, fallback_path, guardrails, metadata, request_bytes, \
+    response_bytes, user_id, user_hash, dim_id, flags, lat_b, ttft_b, ovh_b";
+pub(crate) const RAW_COLUMN_COUNT: usize = 46;
+
+/// Calls `$m!(args; field, …)` with every `request_logs` field of [`RawRow`], in column order.
+macro_rules! raw_fields {
+    ($m:ident!($($args:tt)*)) => {
+        $m!($($args)*; id, created_at, trace_id, w3c_trace_id, span_id, parent_span_id,
+            workspace_id, api_key_id, provider_id, integration_id, provider, requested_model,
+            model, endpoint, method, path, stream, status, outcome, error_code, error_type,
+            error_message, total_us, upstream_us, ttft_us, overhead_us, prompt_tokens,
+            completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost_nanos,
+            cache_status, retry_count, fallback_path, guardrails, metadata, request_bytes,
+            response_bytes, user_id, user_hash, dim_id, flags, lat_b, ttft_b, ovh_b)
+    };
+}
+pub(crate) use raw_fields;
+
+impl RawRow {
+    fn of(r: &LogRecord) -> RawRow {
+        let d = Derived::of(r);
+        let input = d.input(r);
+        RawRow {
+            id: r.id.clone(),
+            created_at: r.created_at,
+            trace_id: r.trace_id.clone(),
+            w3c_trace_id: r.w3c_trace_id.clone(),
+            span_id: r.span_id.clone(),
+            parent_span_id: r.parent_span_id.clone(),
+            workspace_id: r.workspace_id.clone(),
+            api_key_id: r.api_key_id.clone(),
+            provider_id: r.provider_id.clone(),
+            integration_id: r.integration_id.clone(),
+            provider: r.provider.clone(),
+            requested_model: r.requested_model.clone(),
+            model: r.model.clone(),
+            endpoint: r.endpoint.clone(),
+            method: r.method.clone(),
+            path: r.path.clone(),
+            stream: i64::from(r.stream),
+            status: i64::from(r.status),
+            outcome: r.outcome.map(|o| o.as_str().to_owned()),
+            error_code: r.error_code.clone(),
+            error_type: r.error_type.clone(),
+            error_message: r.error_message.clone(),
+            total_us: clamp_u64(r.timings.total_us),
+            upstream_us: r.timings.upstream_us.map(clamp_u64),
+            ttft_us: r.timings.ttft_us.map(clamp_u64),
+            overhead_us: clamp_u64(r.timings.overhead_us),
+            prompt_tokens: clamp_u64(r.tokens.prompt),
+            completion_tokens: clamp_u64(r.tokens.completion),
+            cached_tokens: clamp_u64(r.tokens.cached),
+            cache_write_tokens: clamp_u64(r.tokens.cache_write),
+            reasoning_tokens: clamp_u64(r.tokens.reasoning),
+            cost_nanos: r.cost_nanos,
+            cache_status: r.cache_status.clone(),
+            retry_count: i64::from(r.retry_count),
+            fallback_path: json(&r.fallback_path),
+            guardrails: r.guardrails.as_ref().map(json),
+            metadata: json(&r.metadata),
+            request_bytes: clamp_u64(r.request_bytes),
+            response_bytes: clamp_u64(r.response_bytes),
+            user_id: d.user.clone(),
+            user_hash: d.user_hash,
+            dim_id: d.dims.dim_id,
+            flags: d.flags,
+            lat_b: d.lat_b,
+            ttft_b: d.ttft_b,
+            ovh_b: d.ovh_b,
+            request_body: r.request_body.clone(),
+            response_body: r.response_body.clone(),
+            meta: d.meta,
+            dims: d.dims,
+            input,
+        }
+    }
+}
+
+/// JSON text of a record's structured fields (they always serialize).
+fn json<T: serde::Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
+}
+
+/// A change to one rollup row: sums and histograms, and (5-minute and hourly grains) users.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Rollup {
+    pub p: Partial,
+    pub users: Option<UserCounts>,
+}
+
+/// Rollup changes keyed by `(grain, bucket_start, dim_id)`, sorted: the lock order.
+pub(crate) type RollupDeltas = BTreeMap<(i64, i64, i64), Rollup>;
+
+/// Whether deltas are added (inserts) or removed (retention).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sign {
+    Add,
+    Subtract,
+}
+
+pub(crate) fn bucket(t: i64, grain: i64) -> i64 {
+    t - t.rem_euclid(grain)
+}
+
+/// What `inputs` add to every rollup grain. `keep(grain, bucket_start)` decides which buckets
+/// are wanted.
+pub(crate) fn deltas<'a>(
+    inputs: impl IntoIterator<Item = &'a AggInput>,
+    keep: impl Fn(i64, i64) -> bool,
+) -> RollupDeltas {
+    let mut rollups = RollupDeltas::new();
+    for i in inputs {
+        for g in GRAINS {
+            let b = bucket(i.created_at, g);
+            if !keep(g, b) {
+                continue;
+            }
+            let r = rollups.entry((g, b, i.dim_id)).or_default();
+            r.p.add_input(i);
+            if USER_GRAINS.contains(&g) {
+                let users = r.users.get_or_insert_with(UserCounts::default);
+                if let Some(u) = i.user {
+                    users.add(u, 1);
+                }
+            }
+        }
+    }
+    rollups
+}
+
+/// A rollup row as stored: request count, encoded sums, encoded users.
+pub(crate) struct Stored {
+    pub requests: i64,
+    pub agg: Vec<u8>,
+    pub users: Option<Vec<u8>>,
+}
+
+/// The stored row (`old_agg`, `old_users`) changed by `delta`; `None` when nothing is left.
+pub(crate) fn merge(
+    old_agg: Option<&[u8]>,
+    old_users: Option<&[u8]>,
+    delta: Rollup,
+    sign: Sign,
+) -> Option<Stored> {
+    let unreadable = || {
+        tracing::error!("a stored log rollup is unreadable; it restarts from this batch");
+    };
+    let mut p = match old_agg.map(Partial::decode) {
+        None => Partial::default(),
+        Some(Some(p)) => p,
+        Some(None) => {
+            unreadable();
+            Partial::default()
+        }
+    };
+    let mut users = match old_users.map(UserCounts::decode) {
+        None => None,
+        Some(Some(u)) => Some(u),
+        Some(None) => {
+            unreadable();
+            None
+        }
+    };
+    match sign {
+        Sign::Add if p.requests == 0 => p = delta.p,
+        Sign::Add => p.merge(&delta.p),
+        Sign::Subtract => p.subtract(&delta.p),
+    }
+    if let Some(d) = delta.users {
+        match (&mut users, sign) {
+            (Some(u), _) => u.combine(&d, sign == Sign::Subtract),
+            (None, Sign::Add) => users = Some(d),
+            (None, Sign::Subtract) => {}
+        }
+    }
+    (p.requests > 0).then(|| Stored {
+        requests: clamp_u64(p.requests),
+        agg: p.encode(),
+        users: users.map(|u| u.encode()),
+    })
+}
+
+/// One bucket's deltas: `(grain, bucket_start)` and `(dim_id, delta)` pairs.
+pub(crate) type BucketDeltas = ((i64, i64), Vec<(i64, Rollup)>);
+
+/// The deltas grouped by `(grain, bucket_start)`, in key order: the write paths look rows up
+/// one bucket at a time (`grain = ? AND bucket_start = ? AND dim_id IN …`), which always uses
+/// the primary key.
+pub(crate) fn by_bucket(deltas: RollupDeltas) -> Vec<BucketDeltas> {
+    let mut out: Vec<BucketDeltas> = Vec::new();
+    for ((g, b, d), r) in deltas {
+        match out.last_mut() {
+            Some((k, v)) if *k == (g, b) => v.push((d, r)),
+            _ => out.push(((g, b), vec![(d, r)])),
+        }
+    }
+    out
+}
+
+/// Applies rollup deltas on either backend.
+pub(crate) async fn apply(
+    tx: &mut Tx,
+    rollups: RollupDeltas,
+    sign: Sign,
+) -> Result<(), sqlx::Error> {
+    match tx {
+        Tx::Sqlite(t) => sqlite::apply_rollups(t, rollups, sign).await,
+        Tx::Postgres(t) => postgres::apply_rollups(t, rollups, sign).await,
+    }
+}
+
+/// Writes a batch in one transaction; returns how many records were new.
+pub(crate) async fn insert_batch(
+    db: &Db,
+    cache: &DimsCache,
+    records: &[LogRecord],
+) -> Result<u64, LogError> {
+    if records.is_empty() {
+        return Ok(0);
+    }
+    let mut seen = HashSet::with_capacity(records.len());
+    let rows: Vec<RawRow> = records
+        .iter()
+        .filter(|r| seen.insert(r.id.as_str()))
+        .map(RawRow::of)
+        .collect();
+    let mut tx = db.write().await.or_backend("begin log batch")?;
+    let inserted = match &mut tx {
+        Tx::Sqlite(t) => sqlite::insert_rows(t, &rows).await,
+        Tx::Postgres(t) => postgres::insert_rows(t, &rows).await,
+    }
+    .or_backend("insert log rows")?;
+    let rows: Vec<&RawRow> = if inserted.len() == rows.len() {
+        rows.iter().collect()
+    } else {
+        rows.iter().filter(|r| inserted.contains(&r.id)).collect()
+    };
+    if rows.is_empty() {
+        tx.commit().await.or_backend("commit log batch")?;
+        return Ok(0);
+    }
+    let new_dims: Vec<&Dims> = distinct_dims(&rows)
+        .into_iter()
+        .filter(|d| cache.get(d.dim_id).is_none())
+        .collect();
+    match &mut tx {
+        Tx::Sqlite(t) => sqlite::insert_side(t, &rows, &new_dims).await,
+        Tx::Postgres(t) => postgres::insert_side(t, &rows, &new_dims).await,
+    }
+    .or_backend("insert log details")?;
+    let rollups = deltas(rows.iter().map(|r| &r.input), |_, _| true);
+    apply(&mut tx, rollups, Sign::Add)
+        .await
+        .or_backend("update log rollups")?;
+    tx.commit().await.or_backend("commit log batch")?;
+    for d in new_dims {
+        cache.insert(d.clone());
+    }
+    Ok(rows.len() as u64)
+}
+
+/// The distinct dimension rows of a batch.
+pub(crate) fn distinct_dims<'a>(rows: &[&'a RawRow]) -> Vec<&'a Dims> {
+    let mut seen = HashSet::new();
+    let mut out: Vec<&Dims> = rows
+        .iter()
+        .map(|r| &r.dims)
+        .filter(|d| seen.insert(d.dim_id))
+        .collect();
+    out.sort_by_key(|d| d.dim_id);
+    out
+}

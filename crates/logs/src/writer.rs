@@ -1,0 +1,93 @@
+//! The writer task: takes up to `batch_size` records from the queue (or what arrived within
+//! `flush_interval` of the first), writes them through the store, retries a failed write with
+//! doubling pauses, then gives the batch up (counted, logged) so the queue keeps moving.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use futures_util::FutureExt;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::record::LogRecord;
+use crate::sink::{Counters, SinkConfig};
+use crate::store::LogStore;
+
+pub(crate) async fn run(
+    store: Arc<dyn LogStore>,
+    mut rx: mpsc::Receiver<LogRecord>,
+    mut stop: watch::Receiver<bool>,
+    cfg: SinkConfig,
+    counters: Arc<Counters>,
+) {
+    let mut stopping = false;
+    loop {
+        let mut batch = Vec::with_capacity(cfg.batch_size);
+        // Wait for the first record (or the stop signal).
+        tokio::select! {
+            biased;
+            _ = stop.changed(), if !stopping => {
+                stopping = true;
+                rx.close();
+                continue;
+            }
+            n = rx.recv_many(&mut batch, cfg.batch_size) => {
+                if n == 0 {
+                    break; // Closed and drained.
+                }
+            }
+        }
+        // Top the batch up until it is full or the flush interval has passed. Once closed,
+        // `recv_many` never waits: it returns what is left, then 0.
+        let deadline = Instant::now() + cfg.flush_interval;
+        while batch.len() < cfg.batch_size {
+            let want = cfg.batch_size - batch.len();
+            tokio::select! {
+                biased;
+                _ = stop.changed(), if !stopping => {
+                    stopping = true;
+                    rx.close();
+                }
+                n = rx.recv_many(&mut batch, want) => {
+                    if n == 0 {
+                        break;
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline), if !stopping => break,
+            }
+        }
+        write(&*store, batch, &cfg, &counters).await;
+    }
+}
+
+async fn write(store: &dyn LogStore, batch: Vec<LogRecord>, cfg: &SinkConfig, c: &Counters) {
+    let n = batch.len() as u64;
+    let mut pause = cfg.retry_backoff;
+    let mut last_error = String::new();
+    for attempt in 1..=cfg.max_attempts {
+        match AssertUnwindSafe(store.insert_batch(&batch))
+            .catch_unwind()
+            .await
+        {
+            Ok(Ok(_)) => {
+                c.written.fetch_add(n, Ordering::Relaxed);
+                return;
+            }
+            Ok(Err(e)) => last_error = e.to_string(),
+            Err(_) => last_error = "the log store panicked".to_owned(),
+        }
+        if attempt < cfg.max_attempts {
+            tracing::warn!(records = n, attempt, error = %last_error, "writing request logs failed; retrying");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(cfg.max_backoff);
+        }
+    }
+    c.failed.fetch_add(n, Ordering::Relaxed);
+    tracing::error!(
+        records = n,
+        attempts = cfg.max_attempts,
+        error = %last_error,
+        "request logs lost: a batch could not be written"
+    );
+}

@@ -1,0 +1,430 @@
+//! Records in and out: round trips, idempotence, filters, paging, exports.
+
+use std::sync::Arc;
+
+use portcullis_logs::{
+    Export, LogError, LogFilter, LogRecord, LogStore, Outcome, PageRequest, Timings, Tokens,
+};
+use serde_json::json;
+
+use crate::fixtures::{DAY, HOUR, T0, insert, matches, records};
+use crate::harness::Ctx;
+
+fn bare(id: &str, at: i64) -> LogRecord {
+    LogRecord {
+        id: id.to_owned(),
+        created_at: at,
+        ..LogRecord::default()
+    }
+}
+
+pub async fn every_field_round_trips(ctx: Ctx) {
+    let store = &ctx.store;
+    let mut all = records(1, 300, T0, DAY);
+    let full = LogRecord {
+        id: "full".into(),
+        trace_id: "trace-full".into(),
+        w3c_trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+        span_id: "00f067aa0ba902b7".into(),
+        parent_span_id: Some("b7ad6b7169203331".into()),
+        created_at: T0 + 12_345,
+        workspace_id: Some("ws-ü".into()),
+        api_key_id: Some("key'; DROP TABLE request_logs; --".into()),
+        provider_id: Some("@openai".into()),
+        integration_id: Some("int-1".into()),
+        provider: Some("openai".into()),
+        requested_model: Some("gpt-4o".into()),
+        model: Some("gpt-4o-2024-08-06".into()),
+        endpoint: "chat.completions".into(),
+        method: "POST".into(),
+        path: "/v1/chat/completions?x=1".into(),
+        stream: true,
+        status: 599,
+        outcome: Some(Outcome::GuardrailDenied),
+        error_code: Some("AB01".into()),
+        error_type: Some("guardrail".into()),
+        error_message: Some("denied \"quoted\" \n newline".into()),
+        timings: Timings {
+            total_us: i64::MAX as u64,
+            upstream_us: Some(0),
+            ttft_us: Some(1),
+            overhead_us: 42,
+        },
+        tokens: Tokens {
+            prompt: 1,
+            completion: 2,
+            cached: 3,
+            cache_write: 4,
+            reasoning: 5,
+        },
+        cost_nanos: Some(-7),
+        cache_status: "SEMANTIC HIT".into(),
+        retry_count: -1,
+        fallback_path: vec!["config.targets[0]".into(), "config.targets[1]".into()],
+        guardrails: Some(json!({"a": [1, 2, {"b": null}]})),
+        metadata: serde_json::from_value(
+            json!({"_user": "u", "n": 5, "nested": {"x": true}, "nul": null}),
+        )
+        .unwrap(),
+        request_body: Some("{\"q\": \"ß\"}".into()),
+        response_body: Some(String::new()),
+        request_bytes: 10,
+        response_bytes: 0,
+    };
+    all.push(full.clone());
+    all.push(bare("bare", T0 + 1));
+    insert(store, &all, 64).await;
+    for r in &all {
+        let got = store.get(&r.id).await.unwrap().expect("stored");
+        assert_eq!(&got, r, "record {}", r.id);
+    }
+    assert_eq!(store.get("missing").await.unwrap(), None);
+    // Listings carry everything but the payloads.
+    let page = store
+        .list(
+            &LogFilter {
+                trace_id: Some("trace-full".into()),
+                ..LogFilter::default()
+            },
+            &PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    let expected = LogRecord {
+        request_body: None,
+        response_body: None,
+        ..full
+    };
+    assert_eq!(page.items, vec![expected]);
+}
+
+pub async fn inserts_are_idempotent_by_id(ctx: Ctx) {
+    let store = &ctx.store;
+    let batch = records(2, 200, T0, HOUR);
+    assert_eq!(store.insert_batch(&batch).await.unwrap(), 200);
+    // The same batch again (a retry after a lost acknowledgement): nothing new.
+    assert_eq!(store.insert_batch(&batch).await.unwrap(), 0);
+    // Duplicates within a batch, and a mix of old and new.
+    let mut mixed = batch[..10].to_vec();
+    mixed.extend(records(3, 5, T0, HOUR));
+    mixed.push(mixed[0].clone());
+    assert_eq!(store.insert_batch(&mixed).await.unwrap(), 5);
+    assert_eq!(store.insert_batch(&[]).await.unwrap(), 0);
+    let s = store.summary(&LogFilter::default()).await.unwrap();
+    assert_eq!(s.requests, 205);
+}
+
+/// Lists every page of a filter (page size `limit`), checking page sizes.
+pub async fn list_all(store: &dyn LogStore, f: &LogFilter, limit: u32) -> Vec<LogRecord> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list(f, &PageRequest { limit, cursor })
+            .await
+            .expect("list");
+        assert!(page.items.len() <= limit as usize);
+        out.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return out,
+        }
+    }
+}
+
+fn newest_first(records: &[LogRecord], f: &LogFilter) -> Vec<String> {
+    let mut want: Vec<&LogRecord> = records.iter().filter(|r| matches(f, r)).collect();
+    want.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+    want.into_iter().map(|r| r.id.clone()).collect()
+}
+
+/// Filters covering every field of `LogFilter`, alone and combined.
+pub fn filters() -> Vec<(&'static str, LogFilter)> {
+    let d = LogFilter::default;
+    vec![
+        ("none", d()),
+        (
+            "from",
+            LogFilter {
+                from: Some(T0 + 7 * HOUR + 13),
+                ..d()
+            },
+        ),
+        (
+            "to",
+            LogFilter {
+                to: Some(T0 + 30 * HOUR + 999),
+                ..d()
+            },
+        ),
+        (
+            "range",
+            LogFilter {
+                from: Some(T0 + 5 * HOUR + 61_001),
+                to: Some(T0 + 2 * DAY + 17),
+                ..d()
+            },
+        ),
+        (
+            "workspaces",
+            LogFilter {
+                workspace_ids: Some(vec!["ws-a".into(), "ws-c".into()]),
+                ..d()
+            },
+        ),
+        (
+            "no workspace visible",
+            LogFilter {
+                workspace_ids: Some(vec![]),
+                ..d()
+            },
+        ),
+        (
+            "key",
+            LogFilter {
+                api_key_id: Some("key-a1".into()),
+                ..d()
+            },
+        ),
+        (
+            "provider id",
+            LogFilter {
+                provider_id: Some("@openai-prod".into()),
+                ..d()
+            },
+        ),
+        (
+            "provider",
+            LogFilter {
+                provider: Some("anthropic".into()),
+                ..d()
+            },
+        ),
+        (
+            "model",
+            LogFilter {
+                model: Some("claude-sonnet".into()),
+                ..d()
+            },
+        ),
+        (
+            "status",
+            LogFilter {
+                status: Some(429),
+                ..d()
+            },
+        ),
+        (
+            "status class 2xx",
+            LogFilter {
+                status_class: Some(2),
+                ..d()
+            },
+        ),
+        (
+            "status class 5xx",
+            LogFilter {
+                status_class: Some(5),
+                ..d()
+            },
+        ),
+        (
+            "outcome",
+            LogFilter {
+                outcome: Some(Outcome::ProviderError),
+                ..d()
+            },
+        ),
+        (
+            "metadata user",
+            LogFilter {
+                metadata: vec![("_user".into(), "user-3".into())],
+                ..d()
+            },
+        ),
+        (
+            "metadata number",
+            LogFilter {
+                metadata: vec![("_user".into(), "7".into())],
+                ..d()
+            },
+        ),
+        (
+            "metadata object",
+            LogFilter {
+                metadata: vec![("env".into(), "{\"tier\":1}".into())],
+                ..d()
+            },
+        ),
+        (
+            "metadata both",
+            LogFilter {
+                metadata: vec![
+                    ("team".into(), "red".into()),
+                    ("_user".into(), "user-4".into()),
+                ],
+                ..d()
+            },
+        ),
+        (
+            "trace",
+            LogFilter {
+                trace_id: Some("trace-42".into()),
+                ..d()
+            },
+        ),
+        (
+            "min cost",
+            LogFilter {
+                min_cost_nanos: Some(2_500_000),
+                ..d()
+            },
+        ),
+        (
+            "max cost",
+            LogFilter {
+                max_cost_nanos: Some(1_000_000),
+                ..d()
+            },
+        ),
+        (
+            "cost band",
+            LogFilter {
+                min_cost_nanos: Some(100_000),
+                max_cost_nanos: Some(200_000),
+                ..d()
+            },
+        ),
+        (
+            "combined",
+            LogFilter {
+                from: Some(T0 + HOUR + 1),
+                to: Some(T0 + 3 * DAY - 1),
+                workspace_ids: Some(vec!["ws-a".into(), "ws-b".into()]),
+                provider: Some("openai".into()),
+                status_class: Some(2),
+                metadata: vec![("team".into(), "blue".into())],
+                ..d()
+            },
+        ),
+    ]
+}
+
+pub async fn every_filter_lists_what_it_should(ctx: Ctx) {
+    let store = &ctx.store;
+    let all = records(4, 2_000, T0, 3 * DAY);
+    insert(store, &all, 500).await;
+    for (name, f) in filters() {
+        let got: Vec<String> = list_all(store, &f, 1_000)
+            .await
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        let want = newest_first(&all, &f);
+        assert_eq!(got, want, "filter {name}");
+        if name != "no workspace visible" && name != "none" {
+            assert!(want.len() < all.len(), "filter {name} filters nothing");
+        }
+    }
+}
+
+pub async fn pages_follow_cursors_newest_first(ctx: Ctx) {
+    let store = &ctx.store;
+    let mut all = records(5, 300, T0, HOUR);
+    // Many records in the same millisecond: the id breaks the tie.
+    for i in 0..25 {
+        all.push(bare(&format!("same-{i:02}"), T0 + 1_000));
+    }
+    insert(store, &all, 100).await;
+    let f = LogFilter::default();
+    for limit in [1, 7, 25, 1_000] {
+        let got: Vec<String> = list_all(store, &f, limit)
+            .await
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(got, newest_first(&all, &f), "page size {limit}");
+    }
+    // No limit: the default page; an oversized limit is capped.
+    let page = store.list(&f, &PageRequest::default()).await.unwrap();
+    assert_eq!(
+        page.items.len(),
+        portcullis_logs::store::DEFAULT_PAGE as usize
+    );
+    assert!(page.next_cursor.is_some());
+    let page = store
+        .list(
+            &f,
+            &PageRequest {
+                limit: u32::MAX,
+                cursor: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), all.len());
+    assert_eq!(page.next_cursor, None);
+}
+
+pub async fn bad_input_is_refused_not_panicked_on(ctx: Ctx) {
+    let store = &ctx.store;
+    insert(store, &records(6, 50, T0, HOUR), 50).await;
+    let f = LogFilter::default();
+    for cursor in ["zz", "abc", "", "00", "3a", "ffff"] {
+        let r = store
+            .list(
+                &f,
+                &PageRequest {
+                    limit: 5,
+                    cursor: Some(cursor.into()),
+                },
+            )
+            .await;
+        assert!(
+            matches!(r, Err(LogError::Invalid(_))),
+            "cursor {cursor:?}: {r:?}"
+        );
+    }
+    // Odd but valid input answers normally.
+    let odd = LogFilter {
+        from: Some(i64::MAX),
+        to: Some(i64::MIN),
+        status_class: Some(255),
+        min_cost_nanos: Some(i64::MAX),
+        metadata: vec![("".into(), "".into()), ("'\"%_".into(), "\\".into())],
+        ..LogFilter::default()
+    };
+    assert!(
+        store
+            .list(&odd, &PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert_eq!(store.summary(&odd).await.unwrap().requests, 0);
+    assert!(store.get("").await.unwrap().is_none());
+}
+
+pub async fn export_walks_everything_with_payloads(ctx: Ctx) {
+    let all = records(7, 777, T0, DAY);
+    insert(&ctx.store, &all, 250).await;
+    let store: Arc<dyn LogStore> = Arc::new(ctx.store.clone());
+    let f = LogFilter {
+        provider: Some("openai".into()),
+        ..LogFilter::default()
+    };
+    let mut export = Export::new(store, f.clone(), 50);
+    let mut got = Vec::new();
+    while let Some(page) = export.next_page().await.unwrap() {
+        assert!(page.len() <= 50);
+        got.extend(page);
+    }
+    assert!(export.next_page().await.unwrap().is_none());
+    let ids: Vec<String> = got.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(ids, newest_first(&all, &f));
+    for r in &got {
+        let original = all.iter().find(|o| o.id == r.id).unwrap();
+        assert_eq!(r, original, "exported records carry payloads");
+    }
+}
