@@ -518,3 +518,28 @@ fn two_replicas_starting_at_once_on_an_empty_database_both_come_up() {
         assert_eq!(defaults, 1, "exactly one default workspace: {}", r.text());
     }
 }
+
+#[test]
+fn an_admin_change_is_served_by_its_replica_when_it_answers() {
+    let Some(svc) = services() else { return };
+    let mut c = Cluster::new(svc, "ryw", 2);
+    let a = c.start_replica("a");
+    let s = c.setup(a, json!({}), json!({}));
+    // Read-your-writes: no waiting between creating a key and using it on the same replica.
+    for i in 0..10 {
+        let k = c.admin(
+            a,
+            "POST",
+            "/v1/api-keys/workspace/service",
+            Some(json!({"name": format!("ryw-{i}"), "workspace_id": s.workspace_id, "scopes": ["completions.write"]})),
+        );
+        let key = k["key"].as_str().expect("key secret");
+        let r = chat(c.port(a), key, "@mock-prov/m");
+        assert_eq!(
+            r.status,
+            200,
+            "key {i} used right after its creation: {}",
+            r.text()
+        );
+    }
+}

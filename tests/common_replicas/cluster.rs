@@ -138,7 +138,9 @@ pub struct Setup {
 }
 
 pub struct Cluster {
-    pub svc: Services,
+    /// `None`: replicas keep everything in SQLite in their own data directory (one replica
+    /// only makes sense then) and count limits in process.
+    pub svc: Option<Services>,
     pub schema: String,
     /// The Redis prefix replicas get unless told otherwise.
     pub prefix: String,
@@ -156,10 +158,22 @@ impl Cluster {
     /// A fresh schema, prefix and directory, and a running mock provider. `flush_secs`:
     /// `governance.spend_flush_secs` of every replica.
     pub fn new(svc: Services, tag: &str, flush_secs: u64) -> Cluster {
+        Cluster::with(Some(svc), tag, flush_secs)
+    }
+
+    /// A cluster without shared services: SQLite and in-process counters.
+    #[allow(dead_code)] // Each test binary compiles this module; not every one uses this.
+    pub fn sqlite(tag: &str, flush_secs: u64) -> Cluster {
+        Cluster::with(None, tag, flush_secs)
+    }
+
+    fn with(svc: Option<Services>, tag: &str, flush_secs: u64) -> Cluster {
         let schema = unique(&format!("pcrt_{tag}"));
-        Pg::connect(&svc.pg)
-            .and_then(|mut c| c.query(&format!("CREATE SCHEMA {schema}")))
-            .expect("create the test schema");
+        if let Some(svc) = &svc {
+            Pg::connect(&svc.pg)
+                .and_then(|mut c| c.query(&format!("CREATE SCHEMA {schema}")))
+                .expect("create the test schema");
+        }
         let prefix = format!("{schema}:");
         let dir = std::env::temp_dir().join(&schema);
         std::fs::create_dir_all(&dir).expect("test directory");
@@ -188,8 +202,14 @@ impl Cluster {
         c
     }
 
+    fn services(&self) -> &Services {
+        self.svc
+            .as_ref()
+            .expect("this cluster runs on shared services")
+    }
+
     pub fn database_url(&self) -> String {
-        self.svc.pg.url_with_schema(&self.schema)
+        self.services().pg.url_with_schema(&self.schema)
     }
 
     /// Starts a replica on the cluster's prefix (not waiting for it); returns its index.
@@ -221,10 +241,12 @@ impl Cluster {
             .arg("--data-dir")
             .arg(&data_dir)
             .arg("--config")
-            .arg(&config)
-            .args(["--database-url", &self.database_url()])
-            .args(["--redis-url", &self.svc.redis_url])
-            .env("PORTCULLIS_ADMIN_KEY", ADMIN_KEY)
+            .arg(&config);
+        if let Some(svc) = &self.svc {
+            cmd.args(["--database-url", &self.database_url()])
+                .args(["--redis-url", &svc.redis_url]);
+        }
+        cmd.env("PORTCULLIS_ADMIN_KEY", ADMIN_KEY)
             .env("PORTCULLIS_MASTER_KEY", MASTER_KEY)
             .env("PORTCULLIS_LOG", "info")
             .env_remove("PORTCULLIS_HOST")
@@ -354,7 +376,7 @@ impl Cluster {
 
     /// `SELECT … FROM spend` of the test's schema: (scope kind, scope id, period, units).
     pub fn stored_spend(&self) -> Vec<(String, String, String, i64)> {
-        let rows = Pg::connect(&self.svc.pg)
+        let rows = Pg::connect(&self.services().pg)
             .and_then(|mut c| {
                 c.query(&format!(
                     "SELECT scope_kind, scope_id, period, units FROM {}.spend ORDER BY 1, 2, 3",
@@ -385,13 +407,17 @@ impl Drop for Cluster {
         }
         // Processes first: they hold connections to the schema.
         self.replicas.clear();
-        match Pg::connect(&self.svc.pg)
+        let Some(svc) = &self.svc else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+            return;
+        };
+        match Pg::connect(&svc.pg)
             .and_then(|mut c| c.query(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema)))
         {
             Ok(_) => {}
             Err(e) => eprintln!("could not drop schema {}: {e}", self.schema),
         }
-        match Redis::connect(&self.svc.redis_url) {
+        match Redis::connect(&svc.redis_url) {
             Ok(mut r) => {
                 for p in &self.prefixes {
                     if let Err(e) = r.delete_prefix(p) {

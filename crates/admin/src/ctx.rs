@@ -19,6 +19,11 @@ pub type ConfigValidator =
 /// trusted-host allow-list): the normalised base URL, or what to fix.
 pub type HostChecker = Arc<dyn Fn(&str) -> Result<String, String> + Send + Sync>;
 
+/// Waits (bounded) until this gateway's request path sees every admin change committed so far,
+/// so a client that creates a key or provider can use it at once on the same replica.
+pub type CatalogSettle =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>;
+
 /// Everything the admin routes use. Cheap to clone (all shared).
 #[derive(Clone)]
 pub struct AdminCtx {
@@ -35,6 +40,8 @@ pub struct AdminCtx {
     /// Request logs, analytics and feedback; `None` when the gateway runs without logging (the
     /// logs, analytics and feedback routes then answer 404 saying so).
     pub logs: Option<Arc<dyn LogStore>>,
+    /// Called after every successful change; `None` when nothing serves from a snapshot.
+    pub settle: Option<CatalogSettle>,
 }
 
 /// The limiter's live view of one budget, as the admin API shows and resets it.

@@ -21,8 +21,9 @@ mod wire;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::State;
 
-pub use ctx::{AdminCtx, ConfigValidator, UsageStatus, UsageView, grant_scope_id};
+pub use ctx::{AdminCtx, CatalogSettle, ConfigValidator, UsageStatus, UsageView, grant_scope_id};
 pub use error::ApiError;
 pub use mask::open_map;
 
@@ -33,8 +34,31 @@ pub fn router(ctx: AdminCtx) -> Router {
     for route in routes::ROUTES {
         r = r.route(route.path, (route.handler)());
     }
+    let ctx = Arc::new(ctx);
     r.method_not_allowed_fallback(method_not_allowed)
-        .with_state(Arc::new(ctx))
+        .layer(axum::middleware::from_fn_with_state(ctx.clone(), settle))
+        .with_state(ctx)
+}
+
+/// Read-your-writes: a successful change answers only once this gateway's request path serves
+/// it (bounded by the settle hook), so a key used right after its creation is known.
+async fn settle(
+    State(ctx): State<routes::Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let changes = !matches!(
+        *req.method(),
+        http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
+    );
+    let resp = next.run(req).await;
+    if changes
+        && resp.status().is_success()
+        && let Some(settle) = &ctx.settle
+    {
+        settle().await;
+    }
+    resp
 }
 
 async fn method_not_allowed(method: http::Method, uri: http::Uri) -> ApiError {

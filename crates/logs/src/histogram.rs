@@ -116,11 +116,18 @@ impl Hist {
 
     /// Decodes what [`Hist::encode`] wrote; `None` on malformed input.
     pub fn decode(input: &mut &[u8]) -> Option<Hist> {
+        let mut entries = Vec::new();
+        Hist::walk(input, |b, n| entries.push((b, n)))?;
+        Some(Hist { entries })
+    }
+
+    /// Calls `f(bucket, count)` for every non-zero entry of an encoded histogram, advancing
+    /// `input` past it; `None` on malformed input.
+    pub fn walk(input: &mut &[u8], mut f: impl FnMut(u16, u64)) -> Option<()> {
         let len = get_varint(input)?;
         if len > u64::from(MAX_BUCKET) + 1 {
             return None;
         }
-        let mut entries = Vec::with_capacity(len as usize);
         let mut prev = 0u64;
         for i in 0..len {
             let delta = get_varint(input)?;
@@ -133,11 +140,52 @@ impl Hist {
             }
             let n = get_varint(input)?;
             if n > 0 {
-                entries.push((b as u16, n));
+                f(b as u16, n);
             }
             prev = b;
         }
-        Some(Hist { entries })
+        Some(())
+    }
+
+    /// The entries, by bucket.
+    pub fn entries(&self) -> &[(u16, u64)] {
+        &self.entries
+    }
+}
+
+/// A histogram as a plain array of counts by bucket (grown on demand): the fastest to add
+/// into while a query merges thousands of rollup rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DenseHist {
+    counts: Vec<u64>,
+}
+
+impl DenseHist {
+    pub fn add(&mut self, bucket: u16, n: u64) {
+        let i = usize::from(bucket.min(MAX_BUCKET));
+        if self.counts.len() <= i {
+            self.counts.resize(i + 1, 0);
+        }
+        self.counts[i] = self.counts[i].saturating_add(n);
+    }
+
+    /// Like [`Hist::percentile`].
+    pub fn percentile(&self, per_mille: u32) -> u64 {
+        let n = self.counts.iter().fold(0u64, |a, c| a.saturating_add(*c));
+        if n == 0 {
+            return 0;
+        }
+        let rank = (u128::from(n) * u128::from(per_mille.min(1000)))
+            .div_ceil(1000)
+            .max(1);
+        let mut seen = 0u128;
+        for (b, &c) in self.counts.iter().enumerate() {
+            seen += u128::from(c);
+            if c > 0 && seen >= rank {
+                return representative(b as u16);
+            }
+        }
+        0
     }
 }
 

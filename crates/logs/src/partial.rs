@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::derive::flag;
 use crate::dims::Dims;
-use crate::histogram::{Hist, get_varint, put_varint};
+use crate::histogram::{DenseHist, Hist, get_varint, put_varint};
 use crate::query::Aggregates;
 use crate::users::UserSet;
 
@@ -159,21 +159,35 @@ impl Partial {
     }
 
     /// Decodes a blob; `None` when it is malformed or of an unknown version.
-    pub fn decode(mut input: &[u8]) -> Option<Partial> {
-        let (&version, rest) = input.split_first()?;
+    pub fn decode(input: &[u8]) -> Option<Partial> {
+        let (mut p, mut rest) = Partial::decode_counters(input)?;
+        p.latency = Hist::decode(&mut rest)?;
+        p.ttft = Hist::decode(&mut rest)?;
+        p.overhead = Hist::decode(&mut rest)?;
+        Some(p)
+    }
+
+    /// The counters of a blob (histograms left empty), and the rest of the blob: the three
+    /// encoded histograms.
+    fn decode_counters(input: &[u8]) -> Option<(Partial, &[u8])> {
+        let (&version, mut input) = input.split_first()?;
         if version != VERSION {
             return None;
         }
-        input = rest;
         let mut p = Partial::default();
         for c in counters!(p, &mut) {
             *c = get_varint(&mut input)?;
         }
         p.cost_nanos = unzigzag(get_varint(&mut input)?);
-        p.latency = Hist::decode(&mut input)?;
-        p.ttft = Hist::decode(&mut input)?;
-        p.overhead = Hist::decode(&mut input)?;
-        Some(p)
+        Some((p, input))
+    }
+
+    /// Adds the counters (not the histograms) of `o`.
+    fn merge_counters(&mut self, o: &Partial) {
+        for (a, b) in counters!(self, &mut).into_iter().zip(counters!(o, &)) {
+            *a = a.saturating_add(*b);
+        }
+        self.cost_nanos = self.cost_nanos.saturating_add(o.cost_nanos);
     }
 }
 
@@ -185,10 +199,13 @@ fn unzigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
-/// One group's accumulated aggregates while a query runs.
+/// One group's accumulated aggregates while a query runs (counters in `p`, histograms dense).
 #[derive(Debug, Default)]
 pub(crate) struct GroupAcc {
     pub p: Partial,
+    pub latency: DenseHist,
+    pub ttft: DenseHist,
+    pub overhead: DenseHist,
     pub errors_by_outcome: BTreeMap<String, u64>,
     pub errors_by_status: BTreeMap<u16, u64>,
     pub models: HashSet<String>,
@@ -205,13 +222,42 @@ impl GroupAcc {
         if p.requests == 0 {
             return;
         }
+        self.add_counters(dims, p);
+        for (hist, dense) in [
+            (&p.latency, &mut self.latency),
+            (&p.ttft, &mut self.ttft),
+            (&p.overhead, &mut self.overhead),
+        ] {
+            for &(b, n) in hist.entries() {
+                dense.add(b, n);
+            }
+        }
+    }
+
+    /// Adds an encoded rollup blob of rows sharing `dims`, without materializing it; `None`
+    /// when the blob is malformed (then only its counters may have been added).
+    pub fn add_encoded(&mut self, dims: &Dims, blob: &[u8]) -> Option<()> {
+        let (p, mut rest) = Partial::decode_counters(blob)?;
+        if p.requests == 0 {
+            return Some(());
+        }
+        self.add_counters(dims, &p);
+        for dense in [&mut self.latency, &mut self.ttft, &mut self.overhead] {
+            Hist::walk(&mut rest, |b, n| dense.add(b, n))?;
+        }
+        Some(())
+    }
+
+    fn add_counters(&mut self, dims: &Dims, p: &Partial) {
         let errors = p.requests.saturating_sub(p.successes);
         if errors > 0 {
             let outcome = dims.outcome.as_deref().unwrap_or(UNKNOWN_OUTCOME);
-            *self
-                .errors_by_outcome
-                .entry(outcome.to_owned())
-                .or_default() += errors;
+            match self.errors_by_outcome.get_mut(outcome) {
+                Some(n) => *n += errors,
+                None => {
+                    self.errors_by_outcome.insert(outcome.to_owned(), errors);
+                }
+            }
             let status = u16::try_from(dims.status).unwrap_or(0);
             *self.errors_by_status.entry(status).or_default() += errors;
         }
@@ -225,7 +271,7 @@ impl GroupAcc {
         {
             self.keys.insert(k.clone());
         }
-        self.p.merge(p);
+        self.p.merge_counters(p);
     }
 
     pub fn finish(self) -> Aggregates {
@@ -245,17 +291,17 @@ impl GroupAcc {
             total_tokens: p.prompt.saturating_add(p.completion),
             cost_nanos: p.cost_nanos,
             latency_avg_us: avg(p.latency_sum, p.requests),
-            latency_p50_us: p.latency.percentile(500),
-            latency_p90_us: p.latency.percentile(900),
-            latency_p95_us: p.latency.percentile(950),
-            latency_p99_us: p.latency.percentile(990),
+            latency_p50_us: self.latency.percentile(500),
+            latency_p90_us: self.latency.percentile(900),
+            latency_p95_us: self.latency.percentile(950),
+            latency_p99_us: self.latency.percentile(990),
             ttft_avg_us: avg(p.ttft_sum, p.ttft_count),
-            ttft_p50_us: p.ttft.percentile(500),
-            ttft_p95_us: p.ttft.percentile(950),
+            ttft_p50_us: self.ttft.percentile(500),
+            ttft_p95_us: self.ttft.percentile(950),
             upstream_avg_us: avg(p.upstream_sum, p.upstream_count),
             overhead_avg_us: avg(p.overhead_sum, p.requests),
-            overhead_p50_us: p.overhead.percentile(500),
-            overhead_p99_us: p.overhead.percentile(990),
+            overhead_p50_us: self.overhead.percentile(500),
+            overhead_p99_us: self.overhead.percentile(990),
             cache_hits: p.cache_hits,
             cache_misses: p.cache_misses,
             retried: p.retried,

@@ -45,6 +45,21 @@ pub fn context(state: &AppState, repo: Arc<dyn Repository>, sealer: Sealer) -> A
         })
     };
     let repo_for_usage = repo.clone();
+    let settle = {
+        let (repo, snapshots) = (repo.clone(), state.snapshots.clone());
+        Arc::new(move || {
+            let (repo, snapshots) = (repo.clone(), snapshots.clone());
+            Box::pin(async move {
+                // The refresh task reloads at once after this store's own commits; the bound
+                // only matters if the store is failing, and then the change still lands later.
+                if let Ok(version) = repo.version().await
+                    && !snapshots.wait_for(version, SETTLE_WITHIN).await
+                {
+                    tracing::warn!("admin change not yet served after {SETTLE_WITHIN:?}");
+                }
+            }) as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        })
+    };
     AdminCtx {
         repo,
         sealer,
@@ -63,5 +78,9 @@ pub fn context(state: &AppState, repo: Arc<dyn Repository>, sealer: Sealer) -> A
             Duration::from_secs(state.settings.governance.spend_flush_secs.max(1)),
         )),
         logs: state.log_store.clone(),
+        settle: Some(settle),
     }
 }
+
+/// How long a successful admin change waits for this replica's snapshot to include it.
+const SETTLE_WITHIN: Duration = Duration::from_secs(2);

@@ -28,8 +28,8 @@ pub fn router(state: Arc<AppState>, gate: Arc<Gate>, admin: Option<AdminCtx>) ->
         .route("/v1/{*rest}", any(proxy::passthrough))
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
-        .with_state(state)
+        .with_state(state.clone())
         .merge(admin)
-        .layer(edge::ShedLayer(gate))
+        .layer(edge::ShedLayer { gate, state })
         .layer(CatchPanicLayer::custom(edge::panic_response))
 }

@@ -17,7 +17,11 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use portcullis_core::{ErrorCode, GatewayError};
 
+use crate::observe::Draft;
+use crate::pipeline::endpoint_label;
 use crate::respond::{self, Ingress};
+use crate::state::AppState;
+use portcullis_core::Endpoint;
 
 /// Counts requests in flight and refuses new ones past the limit.
 pub struct Gate {
@@ -90,8 +94,13 @@ impl http_body::Body for Held {
 
 /// The load-shedding layer: a tower layer rather than `from_fn`, so the hot path pays for no
 /// boxed future.
+/// `state` is where refused inference requests are recorded (every inference request gets
+/// one log record, refusals at the edge included).
 #[derive(Clone)]
-pub struct ShedLayer(pub Arc<Gate>);
+pub struct ShedLayer {
+    pub gate: Arc<Gate>,
+    pub state: Arc<AppState>,
+}
 
 impl<S> tower::Layer<S> for ShedLayer {
     type Service = Shed<S>;
@@ -99,7 +108,8 @@ impl<S> tower::Layer<S> for ShedLayer {
     fn layer(&self, inner: S) -> Shed<S> {
         Shed {
             inner,
-            gate: self.0.clone(),
+            gate: self.gate.clone(),
+            state: self.state.clone(),
         }
     }
 }
@@ -108,22 +118,48 @@ impl<S> tower::Layer<S> for ShedLayer {
 pub struct Shed<S> {
     inner: S,
     gate: Arc<Gate>,
+    state: Arc<AppState>,
 }
 
-fn overloaded(req: &Request) -> Response {
+/// The inference endpoint a path names, if any (what gets a log record when refused here).
+fn inference_endpoint(path: &str) -> Option<Endpoint> {
+    Some(match path.trim_end_matches('/') {
+        "/v1/chat/completions" | "/chat/completions" => Endpoint::ChatComplete,
+        "/v1/completions" | "/completions" => Endpoint::Complete,
+        "/v1/embeddings" | "/embeddings" => Endpoint::Embed,
+        "/v1/messages" => Endpoint::Messages,
+        "/v1/messages/count_tokens" => Endpoint::MessagesCountTokens,
+        _ => return None,
+    })
+}
+
+fn overloaded(state: &Arc<AppState>, req: &Request) -> Response {
     let ingress = if req.uri().path().starts_with("/v1/messages") {
         Ingress::Anthropic
     } else {
         Ingress::OpenAi
     };
-    respond::error(
-        GatewayError::new(
-            ErrorCode::Overloaded,
-            "The gateway is at its concurrent request limit; retry shortly",
-        ),
-        ingress,
-        None,
-    )
+    let err = GatewayError::new(
+        ErrorCode::Overloaded,
+        "The gateway is at its concurrent request limit; retry shortly",
+    );
+    if let Some(endpoint) = inference_endpoint(req.uri().path())
+        && state.observer.enabled()
+    {
+        let mut draft = Draft::begin(
+            &state.observer,
+            state.prices,
+            endpoint_label(endpoint),
+            req.method(),
+            req.uri().path(),
+            req.headers(),
+        );
+        if let Ok(h) = portcullis_config::headers::parse(req.headers()) {
+            draft.trace(&crate::pipeline::trace_id(&h), false);
+        }
+        draft.fail(&err);
+    }
+    respond::error(err, ingress, None)
 }
 
 impl<S> tower::Service<Request> for Shed<S>
@@ -145,7 +181,7 @@ where
                 permit: Some(permit),
             },
             None => ShedFuture::Refused {
-                resp: Some(overloaded(&req)),
+                resp: Some(overloaded(&self.state, &req)),
             },
         }
     }

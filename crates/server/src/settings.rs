@@ -67,7 +67,8 @@ pub struct LogSettings {
     pub enabled: bool,
     /// Records waiting to be written; when full, new records are dropped (and counted).
     pub queue_capacity: usize,
-    /// Records per database write.
+    /// Records per database write, at most (a batch is what the queue holds when the writer is
+    /// free; large batches form only under load and make each record cheaper to write).
     pub batch_size: usize,
     /// How long a partial batch waits for more.
     pub flush_interval_ms: u64,
@@ -84,7 +85,7 @@ impl Default for LogSettings {
         LogSettings {
             enabled: true,
             queue_capacity: 65_536,
-            batch_size: 1_000,
+            batch_size: 10_000,
             flush_interval_ms: 50,
             retention_days: 30,
             max_payload_bytes: 64 * 1024,

@@ -29,9 +29,14 @@ struct Rig {
 }
 
 async fn rig() -> Rig {
+    rig_with(|_| {}).await
+}
+
+async fn rig_with(tune: impl FnOnce(&mut Settings)) -> Rig {
     let mock = MockProvider::start().await;
     let mut settings = Settings::default();
     settings.server.port = 0;
+    tune(&mut settings);
     let mut state = AppState::new(settings).unwrap();
     let seen = Arc::new(Capture::default());
     state.observer = Arc::new(Observer::new(4096).with_sink(seen.clone()));
@@ -317,4 +322,43 @@ async fn metrics_count_what_the_records_say() {
     assert!(line(&["portcullis_errors_total{", "status=\"500\""]).ends_with(" 1"));
     assert!(line(&["portcullis_tokens_total{", "type=\"prompt\""]).ends_with(" 10"));
     assert!(text.contains("portcullis_gateway_overhead_seconds_bucket"));
+}
+
+#[tokio::test]
+async fn a_request_shed_at_the_edge_is_recorded() {
+    let r = rig_with(|s| s.limits.max_concurrent_requests = 1).await;
+    let slow = r.chat(msg("m+delay_ms=1000"));
+    let first = tokio::spawn(async move { slow.send().await.unwrap().status() });
+    for _ in 0..200 {
+        if r.mock.request_count() >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let resp = r
+        .chat(msg("m"))
+        .header("x-portkey-trace-id", "shed-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    // Not an inference route: refused, but not a request log.
+    let health = r
+        .client
+        .get(format!("{}/v1/models", r.gw.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 503);
+    assert_eq!(first.await.unwrap(), 200);
+    let recs = r.records(2).await;
+    let shed = recs
+        .iter()
+        .find(|x| x.status == 503)
+        .expect("the refusal's record");
+    assert_eq!(shed.outcome, Some(Outcome::GatewayError));
+    assert_eq!(shed.trace_id, "shed-1");
+    assert_eq!(shed.endpoint, "chat.completions");
+    assert_eq!(shed.error_code.as_deref(), Some("overloaded"));
+    assert!(recs.iter().any(|x| x.status == 200));
 }

@@ -299,6 +299,7 @@ impl H {
                 Logging::Off => None,
                 Logging::Wrapped(wrap) => Some(wrap(logs.clone())),
             },
+            settle: None,
         };
         H {
             app: portcullis_admin::router(ctx),

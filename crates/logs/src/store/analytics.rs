@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::db::{Q, Tx};
+use super::db::{BothRow, Q, Tx};
 use super::filter::{self, Source};
 use crate::derive::to_u64;
 use crate::dims::{Dims, DimsCache, group_column};
@@ -29,7 +29,7 @@ fn floor_sql(col: &str, ms: i64) -> String {
 
 /// The SQL expression of a group on the raw table (`l`), or of a dimension group on the
 /// dimension table (`d`). Pushes a bind for metadata keys, so call it where it is used.
-fn raw_group_sql(q: &mut Q, g: &Grouping) {
+fn raw_group_sql(q: &mut Q, g: &Grouping, backend: super::Backend) {
     match g {
         Grouping::Total => {
             q.push("'0'");
@@ -40,11 +40,16 @@ fn raw_group_sql(q: &mut Q, g: &Grouping) {
         Grouping::By(GroupBy::Metadata(k)) if k == "_user" => {
             q.push("l.user_id");
         }
-        Grouping::By(GroupBy::Metadata(k)) => {
-            q.push("(SELECT m.value FROM request_log_meta m WHERE m.log_id = l.id AND m.key = ")
-                .bind(k)
-                .push(")");
-        }
+        Grouping::By(GroupBy::Metadata(k)) => match backend {
+            super::Backend::Postgres => {
+                q.push("(l.meta ->> ").bind(k).push(")");
+            }
+            super::Backend::Sqlite => {
+                q.push("(SELECT j.value FROM json_each(l.meta) j WHERE j.key = ")
+                    .bind(k)
+                    .push(")");
+            }
+        },
         Grouping::By(by) => {
             let col = group_column(by).unwrap_or("endpoint");
             q.push(&format!("CAST(l.{col} AS TEXT)"));
@@ -179,15 +184,53 @@ fn sum(expr: &str, name: &str) -> String {
     format!(", CAST(COALESCE(SUM({expr}), 0) AS BIGINT) AS {name}")
 }
 
-/// ` AND r.dim_id IN (…)` when the filter names dimensions.
-fn dims_in(q: &mut Q, f: &LogFilter, col: &str) {
-    if filter::has_dims(f) {
-        q.push(&format!(
-            " AND {col} IN (SELECT d.dim_id FROM request_log_dims d WHERE 1 = 1"
-        ));
-        filter::dims(q, f, "d");
-        q.push(")");
+/// The dimension ids the filter allows (`None`: it names no dimension). Looked up first, so
+/// rollup reads filter on a list of ids whatever the planner's statistics say (a semi-join
+/// misestimated as a nested loop costs seconds on a fresh table).
+async fn dim_ids(tx: &mut Tx, f: &LogFilter) -> Result<Option<Vec<i64>>, LogError> {
+    if !filter::has_dims(f) {
+        return Ok(None);
     }
+    let mut q = Q::new("SELECT d.dim_id FROM request_log_dims d WHERE 1 = 1");
+    filter::dims(&mut q, f, "d");
+    let ids: Vec<(i64,)> = tx.fetch_all(q).await.or_backend("read log dimensions")?;
+    Ok(Some(ids.into_iter().map(|r| r.0).collect()))
+}
+
+/// ` AND r.dim_id IN (…)` for [`dim_ids`] (integers the database gave, spliced as text).
+fn dims_in(q: &mut Q, ids: &Option<Vec<i64>>, col: &str) {
+    match ids {
+        None => {}
+        Some(ids) if ids.is_empty() => {
+            q.push(" AND 1 = 0");
+        }
+        Some(ids) => {
+            let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+            // `+ 0`: a filter, not an index condition (as one on the key's last column, every
+            // id would rescan the bucket range).
+            q.push(&format!(" AND ({col} + 0) IN ({})", list.join(", ")));
+        }
+    }
+}
+
+/// Runs `select` (ending in a `WHERE` clause) once per rollup piece of `pieces`, each a plain
+/// primary-key range (OR-ed ranges would make SQLite scan the whole table), with the
+/// dimension filter; returns every row.
+async fn rollup_rows<T: BothRow>(
+    tx: &mut Tx,
+    select: &str,
+    pieces: &[Piece],
+    ids: &Option<Vec<i64>>,
+    what: &'static str,
+) -> Result<Vec<T>, LogError> {
+    let mut out = Vec::new();
+    for piece in pieces.iter().filter(|p| matches!(p, Piece::Rollup { .. })) {
+        let mut q = Q::new(select);
+        filter::pieces(&mut q, std::slice::from_ref(piece), Source::Rollups, "r");
+        dims_in(&mut q, ids, "r.dim_id");
+        out.extend(tx.fetch_all::<T>(q).await.or_backend(what)?);
+    }
+    Ok(out)
 }
 
 /// Adds every user of an encoded users blob to a group.
@@ -214,28 +257,33 @@ pub(crate) async fn aggregate(
     let (from, to) = plan::range(f);
     let pieces = plan::split(from, to, &g.grains(f));
     let mut groups: HashMap<GKey, GroupAcc> = HashMap::new();
+    let ids = if pieces.iter().any(|p| matches!(p, Piece::Rollup { .. })) {
+        dim_ids(tx, f).await?
+    } else {
+        None
+    };
 
     // Rollups: fetch the rows, merge them here.
     if pieces.iter().any(|p| matches!(p, Piece::Rollup { .. })) {
-        let mut q = Q::new(
+        let rows: Vec<RollupRow> = rollup_rows(
+            tx,
             "SELECT r.bucket_start, r.dim_id, r.agg, r.users FROM request_log_rollups r \
              WHERE 1 = 1",
-        );
-        filter::pieces(&mut q, &pieces, Source::Rollups, "r");
-        dims_in(&mut q, f, "r.dim_id");
-        let rows: Vec<RollupRow> = tx.fetch_all(q).await.or_backend("read log rollups")?;
+            &pieces,
+            &ids,
+            "read log rollups",
+        )
+        .await?;
         let ids: Vec<i64> = rows.iter().map(|r| r.1).collect();
         load_dims(tx, cache, &ids).await?;
         for (bucket_start, dim_id, agg, users) in rows {
-            let Some(p) = Partial::decode(&agg) else {
-                tracing::error!(dim_id, bucket_start, "an unreadable log rollup is skipped");
-                continue;
-            };
             let dims = dims_of(cache, dim_id);
             let acc = groups
                 .entry(key_of_rollup(g, bucket_start, &dims))
                 .or_default();
-            acc.add(&dims, &p);
+            if acc.add_encoded(&dims, &agg).is_none() {
+                tracing::error!(dim_id, bucket_start, "an unreadable log rollup is skipped");
+            }
             if let Some(u) = users {
                 add_users(acc, &u);
             }
@@ -257,14 +305,15 @@ pub(crate) async fn aggregate(
         })
         .collect();
     if !days.is_empty() {
-        let mut q = Q::new(
+        let rows: Vec<(i64, i64, Vec<u8>)> = rollup_rows(
+            tx,
             "SELECT r.bucket_start, r.dim_id, r.users FROM request_log_rollups r \
              WHERE r.users IS NOT NULL",
-        );
-        filter::pieces(&mut q, &days, Source::Rollups, "r");
-        dims_in(&mut q, f, "r.dim_id");
-        let rows: Vec<(i64, i64, Vec<u8>)> =
-            tx.fetch_all(q).await.or_backend("read log rollup users")?;
+            &days,
+            &ids,
+            "read log rollup users",
+        )
+        .await?;
         let ids: Vec<i64> = rows.iter().map(|r| r.1).collect();
         load_dims(tx, cache, &ids).await?;
         for (bucket_start, dim_id, users) in rows {
@@ -275,81 +324,216 @@ pub(crate) async fn aggregate(
         }
     }
 
-    // Raw rows: one pass computing sums, histogram buckets and users per (group, dimensions).
-    if pieces.iter().any(|p| matches!(p, Piece::Raw { .. })) {
-        let postgres = tx.backend() == super::Backend::Postgres;
-        let list = |col: &str, distinct: bool| {
-            let d = if distinct { "DISTINCT " } else { "" };
-            if postgres {
-                format!("string_agg({d}CAST({col} AS TEXT), ',')")
-            } else {
-                format!("group_concat({d}{col})")
+    // Raw rows: one pass per raw piece (each a plain `created_at` range, so the index serves
+    // it; OR-ed ranges would make SQLite scan the table) computing sums, histogram buckets and
+    // users per (group, dimensions).
+    for piece in pieces.iter().filter(|p| matches!(p, Piece::Raw { .. })) {
+        raw_into(
+            tx,
+            cache,
+            f,
+            g,
+            std::slice::from_ref(piece),
+            None,
+            &mut groups,
+        )
+        .await?;
+    }
+    Ok(groups)
+}
+
+/// Adds the raw rows of `pieces` matching `f` to `groups`.
+async fn raw_into(
+    tx: &mut Tx,
+    cache: &DimsCache,
+    f: &LogFilter,
+    g: &Grouping,
+    pieces: &[Piece],
+    users: Option<&[Option<i64>]>,
+    groups: &mut HashMap<GKey, GroupAcc>,
+) -> Result<(), LogError> {
+    let postgres = tx.backend() == super::Backend::Postgres;
+    let list = |col: &str, distinct: bool| {
+        let d = if distinct { "DISTINCT " } else { "" };
+        if postgres {
+            format!("string_agg({d}CAST({col} AS TEXT), ',')")
+        } else {
+            format!("group_concat({d}{col})")
+        }
+    };
+    let mut q = Q::new("SELECT ");
+    match g {
+        Grouping::By(by) if group_column(by).is_some() => {
+            q.push("CAST(NULL AS TEXT)");
+        }
+        _ => raw_group_sql(&mut q, g, tx.backend()),
+    }
+    q.push(" AS g, l.dim_id AS dim_id, COUNT(*) AS requests");
+    for (bit, name) in [
+        (0, "successes"),
+        (1, "cache_hits"),
+        (2, "cache_misses"),
+        (3, "retried"),
+        (4, "rescued_by_retry"),
+        (5, "fell_back"),
+        (6, "rescued_by_fallback"),
+        (7, "streams"),
+    ] {
+        q.push(&sum(&format!("((l.flags >> {bit}) & 1)"), name));
+    }
+    for (col, name) in [
+        ("l.prompt_tokens", "prompt"),
+        ("l.completion_tokens", "completion"),
+        ("l.cached_tokens", "cached"),
+        ("l.cache_write_tokens", "cache_write"),
+        ("l.reasoning_tokens", "reasoning"),
+        ("l.cost_nanos", "cost_nanos"),
+        ("l.total_us", "latency_sum"),
+        ("l.ttft_us", "ttft_sum"),
+        ("l.upstream_us", "upstream_sum"),
+        ("l.overhead_us", "overhead_sum"),
+    ] {
+        q.push(&sum(col, name));
+    }
+    q.push(", COUNT(l.ttft_us) AS ttft_count, COUNT(l.upstream_us) AS upstream_count");
+    q.push(&format!(
+        ", {} AS lat, {} AS ttft, {} AS ovh, {} AS users",
+        list("l.lat_b", false),
+        list("l.ttft_b", false),
+        list("l.ovh_b", false),
+        list("l.user_hash", true)
+    ));
+    q.push(" FROM request_logs l WHERE 1 = 1");
+    filter::raw(&mut q, f, tx.backend());
+    filter::pieces(&mut q, pieces, Source::Raw, "l");
+    match users {
+        None => {}
+        Some([None]) => {
+            q.push(" AND l.user_hash IS NULL");
+        }
+        Some(hashes) => {
+            q.push(" AND l.user_hash IN (");
+            for (i, h) in hashes.iter().flatten().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.bind(*h);
             }
+            q.push(")");
+        }
+    }
+    q.push(" GROUP BY 1, 2");
+    let rows: Vec<RawSums> = tx.fetch_all(q).await.or_backend("aggregate logs")?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.dim_id).collect();
+    load_dims(tx, cache, &ids).await?;
+    for row in &rows {
+        let dims = dims_of(cache, row.dim_id);
+        let key = match g {
+            Grouping::By(by) if group_column(by).is_some() => GKey::Text(dims.group_value(by)),
+            _ => match key_of_text(g, row.g.clone()) {
+                Some(k) => k,
+                None => continue,
+            },
         };
-        let mut q = Q::new("SELECT ");
-        match g {
-            Grouping::By(by) if group_column(by).is_some() => {
-                q.push("CAST(NULL AS TEXT)");
+        let acc = groups.entry(key).or_default();
+        acc.add(&dims, &row.partial());
+        for h in numbers(&row.users) {
+            acc.users.insert(h as u64);
+        }
+    }
+    Ok(())
+}
+
+/// Above this many candidate users, [`top_users`] aggregates every raw row of the range.
+const MAX_USER_CANDIDATES: usize = 5_000;
+
+/// Group by end user (`_user`) without aggregating every raw row: the records per user come
+/// from the rollups' user counts (plus the raw edges of the range), which pick the candidates
+/// for the `limit` largest groups (every user tied with the last one included); only their
+/// records are then aggregated from the raw table (indexed by `user_hash`).
+async fn top_users(
+    tx: &mut Tx,
+    cache: &DimsCache,
+    f: &LogFilter,
+    limit: u32,
+) -> Result<HashMap<GKey, GroupAcc>, LogError> {
+    let (from, to) = plan::range(f);
+    // Day buckets keep no users: their hours do.
+    let pieces: Vec<Piece> = plan::split(from, to, &plan::GRAINS)
+        .into_iter()
+        .map(|p| match p {
+            Piece::Rollup { grain, from, to } if !USER_GRAINS.contains(&grain) => Piece::Rollup {
+                grain: USER_GRAINS[0],
+                from,
+                to,
+            },
+            p => p,
+        })
+        .collect();
+    // Records per user hash (`None`: records without a user).
+    let mut counts: HashMap<Option<i64>, u64> = HashMap::new();
+    if pieces.iter().any(|p| matches!(p, Piece::Rollup { .. })) {
+        let ids = dim_ids(tx, f).await?;
+        let rows: Vec<(i64, Option<Vec<u8>>)> = rollup_rows(
+            tx,
+            "SELECT r.requests, r.users FROM request_log_rollups r WHERE 1 = 1",
+            &pieces,
+            &ids,
+            "read log rollup users",
+        )
+        .await?;
+        for (requests, users) in rows {
+            let mut with_user = 0u64;
+            if let Some(u) = users
+                && walk(&u, |h, n| {
+                    *counts.entry(Some(h as i64)).or_default() += n;
+                    with_user += n;
+                })
+                .is_none()
+            {
+                tracing::error!("an unreadable log rollup user list is skipped");
             }
-            _ => raw_group_sql(&mut q, g),
-        }
-        q.push(" AS g, l.dim_id AS dim_id, COUNT(*) AS requests");
-        for (bit, name) in [
-            (0, "successes"),
-            (1, "cache_hits"),
-            (2, "cache_misses"),
-            (3, "retried"),
-            (4, "rescued_by_retry"),
-            (5, "fell_back"),
-            (6, "rescued_by_fallback"),
-            (7, "streams"),
-        ] {
-            q.push(&sum(&format!("((l.flags >> {bit}) & 1)"), name));
-        }
-        for (col, name) in [
-            ("l.prompt_tokens", "prompt"),
-            ("l.completion_tokens", "completion"),
-            ("l.cached_tokens", "cached"),
-            ("l.cache_write_tokens", "cache_write"),
-            ("l.reasoning_tokens", "reasoning"),
-            ("l.cost_nanos", "cost_nanos"),
-            ("l.total_us", "latency_sum"),
-            ("l.ttft_us", "ttft_sum"),
-            ("l.upstream_us", "upstream_sum"),
-            ("l.overhead_us", "overhead_sum"),
-        ] {
-            q.push(&sum(col, name));
-        }
-        q.push(", COUNT(l.ttft_us) AS ttft_count, COUNT(l.upstream_us) AS upstream_count");
-        q.push(&format!(
-            ", {} AS lat, {} AS ttft, {} AS ovh, {} AS users",
-            list("l.lat_b", false),
-            list("l.ttft_b", false),
-            list("l.ovh_b", false),
-            list("l.user_hash", true)
-        ));
-        q.push(" FROM request_logs l WHERE 1 = 1");
-        filter::raw(&mut q, f);
-        filter::pieces(&mut q, &pieces, Source::Raw, "l");
-        q.push(" GROUP BY 1, 2");
-        let rows: Vec<RawSums> = tx.fetch_all(q).await.or_backend("aggregate logs")?;
-        let ids: Vec<i64> = rows.iter().map(|r| r.dim_id).collect();
-        load_dims(tx, cache, &ids).await?;
-        for row in &rows {
-            let dims = dims_of(cache, row.dim_id);
-            let key = match g {
-                Grouping::By(by) if group_column(by).is_some() => GKey::Text(dims.group_value(by)),
-                _ => match key_of_text(g, row.g.clone()) {
-                    Some(k) => k,
-                    None => continue,
-                },
-            };
-            let acc = groups.entry(key).or_default();
-            acc.add(&dims, &row.partial());
-            for h in numbers(&row.users) {
-                acc.users.insert(h as u64);
+            let rest = to_u64(requests).saturating_sub(with_user);
+            if rest > 0 {
+                *counts.entry(None).or_default() += rest;
             }
         }
+    }
+    for piece in pieces.iter().filter(|p| matches!(p, Piece::Raw { .. })) {
+        let mut q = Q::new("SELECT l.user_hash, COUNT(*) FROM request_logs l WHERE 1 = 1");
+        filter::raw(&mut q, f, tx.backend());
+        filter::pieces(&mut q, std::slice::from_ref(piece), Source::Raw, "l");
+        q.push(" GROUP BY l.user_hash");
+        let rows: Vec<(Option<i64>, i64)> = tx.fetch_all(q).await.or_backend("count log users")?;
+        for (h, n) in rows {
+            *counts.entry(h).or_default() += to_u64(n);
+        }
+    }
+    counts.retain(|_, n| *n > 0);
+    let mut sizes: Vec<u64> = counts.values().copied().collect();
+    sizes.sort_unstable_by(|a, b| b.cmp(a));
+    let threshold = sizes
+        .get((limit as usize).saturating_sub(1))
+        .copied()
+        .unwrap_or(0);
+    let mut keep: Vec<Option<i64>> = counts
+        .into_iter()
+        .filter(|(_, n)| *n >= threshold)
+        .map(|(h, _)| h)
+        .collect();
+    keep.sort_unstable();
+    let g = Grouping::By(GroupBy::Metadata("_user".to_owned()));
+    let whole = [Piece::Raw { from, to }];
+    let mut groups = HashMap::new();
+    if keep.len() > MAX_USER_CANDIDATES {
+        raw_into(tx, cache, f, &g, &whole, None, &mut groups).await?;
+        return Ok(groups);
+    }
+    if keep.first() == Some(&None) {
+        raw_into(tx, cache, f, &g, &whole, Some(&[None]), &mut groups).await?;
+    }
+    if keep.iter().any(Option::is_some) {
+        raw_into(tx, cache, f, &g, &whole, Some(&keep), &mut groups).await?;
     }
     Ok(groups)
 }
@@ -436,7 +620,12 @@ pub(crate) async fn group_by(
         0 => DEFAULT_GROUPS,
         n => n.min(MAX_GROUPS),
     };
-    let groups = aggregate(tx, cache, f, &Grouping::By(by.clone())).await?;
+    let groups = match by {
+        GroupBy::Metadata(k) if k == "_user" && plan::rollup_filter(f) => {
+            top_users(tx, cache, f, limit).await?
+        }
+        _ => aggregate(tx, cache, f, &Grouping::By(by.clone())).await?,
+    };
     let mut out: Vec<(Option<String>, GroupAcc)> = groups
         .into_iter()
         .filter_map(|(k, v)| match k {

@@ -203,20 +203,6 @@ impl Tx {
         }
     }
 
-    pub async fn execute(&mut self, q: Q) -> Result<u64, sqlx::Error> {
-        let sql = AssertSqlSafe(q.sql);
-        Ok(match self {
-            Tx::Sqlite(t) => bind_all!(sqlx::query(sql), q.args)
-                .execute(&mut **t)
-                .await?
-                .rows_affected(),
-            Tx::Postgres(t) => bind_all!(sqlx::query(sql), q.args)
-                .execute(&mut **t)
-                .await?
-                .rows_affected(),
-        })
-    }
-
     pub async fn fetch_all<T: BothRow>(&mut self, q: Q) -> Result<Vec<T>, sqlx::Error> {
         let sql = AssertSqlSafe(q.sql);
         match self {

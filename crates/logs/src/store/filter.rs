@@ -2,9 +2,10 @@
 //! bound. The rolled-up dimensions use the same column names in `request_logs` (alias `l`) and
 //! `request_log_dims` (alias `d`).
 
-use super::db::Q;
+use super::db::{Backend, Q};
 use crate::plan::Piece;
 use crate::query::LogFilter;
+use crate::users::user_hash;
 
 /// Whether the filter has any condition on the rolled-up dimensions.
 pub(crate) fn has_dims(f: &LogFilter) -> bool {
@@ -64,8 +65,10 @@ pub(crate) fn dims(q: &mut Q, f: &LogFilter, alias: &str) -> bool {
     q.sql.len() > before
 }
 
-/// Every non-time condition on the raw table aliased `l`.
-pub(crate) fn raw(q: &mut Q, f: &LogFilter) {
+/// Every non-time condition on the raw table aliased `l`. Metadata: `_user` by its indexed
+/// hash; other keys on the `meta` document (PostgreSQL: `@>`, GIN-indexed; SQLite: scanned
+/// within the query's time range).
+pub(crate) fn raw(q: &mut Q, f: &LogFilter, backend: Backend) {
     dims(q, f, "l");
     if let Some(t) = &f.trace_id {
         q.push(" AND l.trace_id = ").bind(t);
@@ -76,18 +79,42 @@ pub(crate) fn raw(q: &mut Q, f: &LogFilter) {
     if let Some(c) = f.max_cost_nanos {
         q.push(" AND l.cost_nanos <= ").bind(c);
     }
+    if f.metadata.is_empty() {
+        return;
+    }
+    let mut doc = serde_json::Map::new();
     for (k, v) in &f.metadata {
-        q.push(" AND l.id IN (SELECT m.log_id FROM request_log_meta m WHERE m.key = ")
-            .bind(k)
-            .push(" AND m.value = ")
-            .bind(v);
-        if let Some(from) = f.from {
-            q.push(" AND m.created_at >= ").bind(from);
+        if k == "_user" {
+            // The end user has an index of their own.
+            q.push(" AND l.user_hash = ")
+                .bind(user_hash(v))
+                .push(" AND l.user_id = ")
+                .bind(v);
+            continue;
         }
-        if let Some(to) = f.to {
-            q.push(" AND m.created_at < ").bind(to);
+        match backend {
+            Backend::Postgres => {
+                doc.insert(k.clone(), serde_json::Value::String(v.clone()));
+            }
+            Backend::Sqlite => {
+                q.push(" AND EXISTS (SELECT 1 FROM json_each(l.meta) j WHERE j.key = ")
+                    .bind(k)
+                    .push(" AND j.value = ")
+                    .bind(v)
+                    .push(")");
+            }
         }
-        q.push(")");
+    }
+    if !doc.is_empty() {
+        // A key given twice with two values keeps one in `doc`: compare them all.
+        for (k, v) in &f.metadata {
+            if k != "_user" && doc.get(k) != Some(&serde_json::Value::String(v.clone())) {
+                q.push(" AND 1 = 0");
+            }
+        }
+        q.push(" AND l.meta @> CAST(")
+            .bind(serde_json::Value::Object(doc).to_string())
+            .push(" AS JSONB)");
     }
 }
 

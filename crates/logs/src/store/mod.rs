@@ -2,11 +2,10 @@
 //! (`logs.db` in the data directory) or PostgreSQL (the gateway's catalog database).
 //!
 //! Tables (same names on both backends):
-//! - `request_logs`: one row per record, without payloads (indexes: `id` unique,
-//!   `(created_at, id)`, `trace_id`, `(workspace_id, created_at, id)`);
-//! - `request_log_bodies`: request and response payloads by record id;
-//! - `request_log_meta`: one `(log_id, key, value)` row per metadata entry, values as strings,
-//!   indexed by `(key, value, created_at)` for metadata filters;
+//! - `request_logs`: one row per record, payloads included (indexes: `id` unique,
+//!   `(created_at, id)`, `trace_id`, `(workspace_id, created_at, id)`, `(user_hash,
+//!   created_at)`), with `meta`: the metadata as a JSON object of strings (PostgreSQL: `JSONB`,
+//!   GIN-indexed for metadata filters; SQLite scans it within the time range);
 //! - `request_log_dims`: the distinct dimension combinations (see [`crate::dims`]);
 //! - `request_log_rollups`: per `(grain, bucket_start, dim_id)` an encoded partial aggregate
 //!   (counts, sums, latency histograms) for grains of 5 min, 1 h and 1 day, and for the 5 min
@@ -47,8 +46,9 @@ use db::Db;
 /// the gateway holds an `Arc<dyn LogStore>` whatever the backend (and tests can fake one).
 #[async_trait]
 pub trait LogStore: Send + Sync {
-    /// Writes a batch in one transaction, rollups included. Idempotent by record id; returns
-    /// how many records were new.
+    /// Writes a batch, rollups included, so that rollups always agree with the stored rows
+    /// (one transaction; on PostgreSQL a large batch is two, written at once). Idempotent by
+    /// record id, so a failed batch can simply be retried; returns how many records were new.
     async fn insert_batch(&self, records: &[LogRecord]) -> Result<u64, LogError>;
 
     /// One record with its payloads.
@@ -115,13 +115,20 @@ pub trait LogStore: Send + Sync {
 pub struct SqlLogStore {
     db: Db,
     dims: Arc<DimsCache>,
+    /// SQLite: the WAL checkpointer, stopped when the last clone goes.
+    _checkpointer: Option<Arc<sqlite::Checkpointer>>,
 }
 
 impl SqlLogStore {
     fn from_db(db: Db) -> SqlLogStore {
+        let checkpointer = match &db {
+            Db::Sqlite(pool) => Some(Arc::new(sqlite::Checkpointer::start(pool.clone()))),
+            Db::Postgres(_) => None,
+        };
         SqlLogStore {
             db,
             dims: Arc::new(DimsCache::default()),
+            _checkpointer: checkpointer,
         }
     }
 

@@ -1,5 +1,5 @@
 //! PostgreSQL: the gateway's catalog database (and `search_path`), its schema, and the bulk
-//! write paths (`UNNEST` arrays: one statement per table per batch).
+//! write paths (`COPY` for the new rows, `UNNEST` arrays for dimensions and rollups).
 //!
 //! The catalog's `sqlx::migrate!` owns `_sqlx_migrations` in the same schema, so the log tables
 //! are managed apart: idempotent DDL plus the `portcullis_logs_schema` version table, applied
@@ -13,9 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Postgres, Transaction};
 
 use super::db::Db;
-use super::write::{
-    RAW_COLUMN_COUNT, RAW_COLUMNS, RawRow, RollupDeltas, Sign, by_bucket, merge, raw_fields,
-};
+use super::write::{RAW_COLUMNS, RawRow, RollupDeltas, Sign, Stored, merge, raw_fields};
 use crate::derive::clamp_u64;
 use crate::dims::Dims;
 use crate::error::{LogError, describe};
@@ -75,24 +73,16 @@ CREATE TABLE IF NOT EXISTS request_logs (
     flags BIGINT NOT NULL,
     lat_b BIGINT NOT NULL,
     ttft_b BIGINT,
-    ovh_b BIGINT NOT NULL
+    ovh_b BIGINT NOT NULL,
+    request_body TEXT,
+    response_body TEXT,
+    meta JSONB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS request_logs_created ON request_logs (created_at, id);
 CREATE INDEX IF NOT EXISTS request_logs_trace ON request_logs (trace_id);
 CREATE INDEX IF NOT EXISTS request_logs_workspace ON request_logs (workspace_id, created_at, id);
-CREATE TABLE IF NOT EXISTS request_log_bodies (
-    id TEXT COLLATE "C" PRIMARY KEY,
-    request_body TEXT,
-    response_body TEXT
-);
-CREATE TABLE IF NOT EXISTS request_log_meta (
-    log_id TEXT COLLATE "C" NOT NULL,
-    key TEXT NOT NULL,
-    value TEXT NOT NULL,
-    created_at BIGINT NOT NULL,
-    PRIMARY KEY (log_id, key)
-);
-CREATE INDEX IF NOT EXISTS request_log_meta_value ON request_log_meta (key, value, created_at);
+CREATE INDEX IF NOT EXISTS request_logs_user ON request_logs (user_hash, created_at);
+CREATE INDEX IF NOT EXISTS request_logs_meta ON request_logs USING gin (meta jsonb_path_ops);
 CREATE TABLE IF NOT EXISTS request_log_dims (
     dim_id BIGINT PRIMARY KEY,
     workspace_id TEXT,
@@ -202,14 +192,6 @@ async fn migrate(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
     tx.commit().await
 }
 
-/// The array type of each `request_logs` column, in [`RAW_COLUMNS`] order.
-const RAW_TYPES: [&str; RAW_COLUMN_COUNT] = [
-    "text", "int8", "text", "text", "text", "text", "text", "text", "text", "text", "text", "text",
-    "text", "text", "text", "text", "int8", "int8", "text", "text", "text", "text", "int8", "int8",
-    "int8", "int8", "int8", "int8", "int8", "int8", "int8", "int8", "text", "int8", "text", "text",
-    "text", "int8", "int8", "text", "int8", "int8", "int8", "int8", "int8", "int8",
-];
-
 fn unnest(types: &[&str]) -> String {
     let args: Vec<String> = types
         .iter()
@@ -227,68 +209,120 @@ macro_rules! bind_columns {
     }};
 }
 
-/// Inserts the raw rows; returns the ids that were new.
+/// A value in `COPY … FROM STDIN` text format.
+trait CopyValue {
+    fn put(&self, out: &mut Vec<u8>);
+}
+
+impl CopyValue for str {
+    fn put(&self, out: &mut Vec<u8>) {
+        let bytes = self.as_bytes();
+        if !bytes
+            .iter()
+            .any(|b| matches!(b, b'\\' | b'\n' | b'\r' | b'\t'))
+        {
+            out.extend_from_slice(bytes);
+            return;
+        }
+        for &b in bytes {
+            match b {
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                _ => out.push(b),
+            }
+        }
+    }
+}
+
+impl CopyValue for String {
+    fn put(&self, out: &mut Vec<u8>) {
+        self.as_str().put(out);
+    }
+}
+
+impl CopyValue for i64 {
+    fn put(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.to_string().as_bytes());
+    }
+}
+
+impl<T: CopyValue> CopyValue for Option<T> {
+    fn put(&self, out: &mut Vec<u8>) {
+        match self {
+            Some(v) => v.put(out),
+            None => out.extend_from_slice(b"\\N"),
+        }
+    }
+}
+
+/// Appends one `COPY` text-format line of `values`.
+fn copy_line(out: &mut Vec<u8>, values: &[&dyn CopyValue]) {
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(b'\t');
+        }
+        v.put(out);
+    }
+    out.push(b'\n');
+}
+
+macro_rules! copy_fields {
+    ($out:expr, $r:expr; $($f:ident),*) => {
+        copy_line($out, &[$( &$r.$f as &dyn CopyValue ),*])
+    };
+}
+
+/// Streams `data` (text format) into `COPY <target> FROM STDIN`.
+async fn copy_in(
+    tx: &mut Transaction<'static, Postgres>,
+    target: &str,
+    data: Vec<u8>,
+) -> Result<(), sqlx::Error> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    let mut copy = tx.copy_in_raw(&format!("COPY {target} FROM STDIN")).await?;
+    match copy.send(data).await {
+        Ok(_) => copy.finish().await.map(|_| ()),
+        Err(e) => {
+            let _ = copy.abort("sending the rows failed").await;
+            Err(e)
+        }
+    }
+}
+
+/// Inserts the raw rows; returns the ids that were new. The ids already stored are looked up
+/// first and the rest streamed with `COPY` (several times cheaper than a wide `INSERT`); a
+/// concurrent insert of the same id in between fails the batch, and its retry skips it.
 pub(crate) async fn insert_rows(
     tx: &mut Transaction<'static, Postgres>,
     rows: &[RawRow],
 ) -> Result<HashSet<String>, sqlx::Error> {
-    let sql = format!(
-        "INSERT INTO request_logs ({RAW_COLUMNS}) SELECT * FROM {} \
-         ON CONFLICT (id) DO NOTHING RETURNING id",
-        unnest(&RAW_TYPES)
-    );
-    let q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
-    let q = raw_fields!(bind_columns!(q, rows));
-    Ok(q.fetch_all(&mut **tx).await?.into_iter().collect())
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let existing: HashSet<String> =
+        sqlx::query_scalar::<_, String>("SELECT id FROM request_logs WHERE id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .collect();
+    let mut data = Vec::with_capacity(rows.len() * 512);
+    let mut inserted = HashSet::with_capacity(rows.len());
+    for r in rows.iter().filter(|r| !existing.contains(&r.id)) {
+        raw_fields!(copy_fields!(&mut data, r));
+        inserted.insert(r.id.clone());
+    }
+    copy_in(tx, &format!("request_logs ({RAW_COLUMNS})"), data).await?;
+    Ok(inserted)
 }
 
-/// Payloads, metadata and dimension rows of newly inserted records.
+/// Dimension rows of newly inserted records.
 pub(crate) async fn insert_side(
     tx: &mut Transaction<'static, Postgres>,
-    rows: &[&RawRow],
     new_dims: &[&Dims],
 ) -> Result<(), sqlx::Error> {
-    let bodies: Vec<&RawRow> = rows
-        .iter()
-        .copied()
-        .filter(|r| r.request_body.is_some() || r.response_body.is_some())
-        .collect();
-    if !bodies.is_empty() {
-        let sql = format!(
-            "INSERT INTO request_log_bodies (id, request_body, response_body) SELECT * FROM {} \
-             ON CONFLICT (id) DO NOTHING",
-            unnest(&["text", "text", "text"])
-        );
-        bind_columns!(sqlx::query(AssertSqlSafe(sql)), bodies; id, request_body, response_body)
-            .execute(&mut **tx)
-            .await?;
-    }
-    let mut log_ids = Vec::new();
-    let mut keys = Vec::new();
-    let mut values = Vec::new();
-    let mut times = Vec::new();
-    for r in rows {
-        for (k, v) in &r.meta {
-            log_ids.push(r.id.as_str());
-            keys.push(k.as_str());
-            values.push(v.as_str());
-            times.push(r.created_at);
-        }
-    }
-    if !log_ids.is_empty() {
-        let sql = format!(
-            "INSERT INTO request_log_meta (log_id, key, value, created_at) SELECT * FROM {} \
-             ON CONFLICT (log_id, key) DO NOTHING",
-            unnest(&["text", "text", "text", "int8"])
-        );
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(log_ids)
-            .bind(keys)
-            .bind(values)
-            .bind(times)
-            .execute(&mut **tx)
-            .await?;
-    }
     if !new_dims.is_empty() {
         let sql = format!(
             "INSERT INTO request_log_dims (dim_id, workspace_id, api_key_id, provider_id, \
@@ -307,9 +341,56 @@ pub(crate) async fn insert_side(
     Ok(())
 }
 
-/// Adds (or subtracts) rollup deltas. New rows are inserted as they are (in key order); the
-/// others are locked bucket by bucket in key order (`FOR UPDATE`), merged in memory and written
-/// back, so concurrent replicas serialize per row instead of losing updates.
+/// A rollup key: `(grain, bucket_start, dim_id)`.
+type Key = (i64, i64, i64);
+
+/// The stored `agg` and `users` of a rollup row.
+type Row = (Vec<u8>, Option<Vec<u8>>);
+
+/// Locks (`FOR UPDATE`, in key order) and reads the rollup rows of `keys` (sorted) that exist,
+/// one bucket per statement (`grain = $1 AND bucket_start = $2 AND dim_id = ANY($3)` always
+/// uses the primary key).
+async fn lock_rows(
+    tx: &mut Transaction<'static, Postgres>,
+    keys: &[Key],
+) -> Result<HashMap<Key, Row>, sqlx::Error> {
+    let mut out = HashMap::with_capacity(keys.len());
+    for ((grain, start), dims) in per_bucket(keys.iter().copied()) {
+        let rows: Vec<(i64, Vec<u8>, Option<Vec<u8>>)> = sqlx::query_as(
+            "SELECT dim_id, agg, users FROM request_log_rollups \
+             WHERE grain = $1 AND bucket_start = $2 AND dim_id = ANY($3) \
+             ORDER BY dim_id FOR UPDATE",
+        )
+        .bind(grain)
+        .bind(start)
+        .bind(dims)
+        .fetch_all(&mut **tx)
+        .await?;
+        out.extend(
+            rows.into_iter()
+                .map(|(d, agg, users)| ((grain, start, d), (agg, users))),
+        );
+    }
+    Ok(out)
+}
+
+/// Sorted keys grouped by `(grain, bucket_start)`.
+fn per_bucket(keys: impl IntoIterator<Item = Key>) -> Vec<((i64, i64), Vec<i64>)> {
+    let mut out: Vec<((i64, i64), Vec<i64>)> = Vec::new();
+    for (g, b, d) in keys {
+        match out.last_mut() {
+            Some((k, v)) if *k == (g, b) => v.push(d),
+            _ => out.push(((g, b), vec![d])),
+        }
+    }
+    out
+}
+
+/// Adds (or subtracts) rollup deltas: the
+/// existing rows are locked (`FOR UPDATE`, in key order) and read; missing ones (when adding)
+/// are inserted as they are; the rest are merged in memory and written back with one
+/// `UPDATE`. Concurrent replicas serialize per row instead of losing updates; a row another
+/// writer created after the read is locked and merged in a second pass.
 pub(crate) async fn apply_rollups(
     tx: &mut Transaction<'static, Postgres>,
     deltas: RollupDeltas,
@@ -319,99 +400,102 @@ pub(crate) async fn apply_rollups(
         return Ok(());
     }
     let mut deltas = deltas;
+    let keys: Vec<Key> = deltas.keys().copied().collect();
+    let mut existing = lock_rows(tx, &keys).await?;
     if sign == Sign::Add {
-        let mut g = Vec::with_capacity(deltas.len());
-        let mut b = Vec::with_capacity(deltas.len());
-        let mut d = Vec::with_capacity(deltas.len());
-        let mut n = Vec::with_capacity(deltas.len());
-        let mut agg = Vec::with_capacity(deltas.len());
-        let mut users = Vec::with_capacity(deltas.len());
-        for (k, r) in &deltas {
-            g.push(k.0);
-            b.push(k.1);
-            d.push(k.2);
-            n.push(clamp_u64(r.p.requests));
-            agg.push(r.p.encode());
-            users.push(r.users.as_ref().map(|u| u.encode()));
-        }
-        let created: Vec<(i64, i64, i64)> = sqlx::query_as(
-            "INSERT INTO request_log_rollups (grain, bucket_start, dim_id, requests, agg, users) \
-             SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::bytea[], \
-             $6::bytea[]) ON CONFLICT DO NOTHING RETURNING grain, bucket_start, dim_id",
-        )
-        .bind(g)
-        .bind(b)
-        .bind(d)
-        .bind(n)
-        .bind(agg)
-        .bind(users)
-        .fetch_all(&mut **tx)
-        .await?;
-        for k in created {
-            deltas.remove(&k);
-        }
-    }
-    for ((grain, start), rows) in by_bucket(deltas) {
-        let dims: Vec<i64> = rows.iter().map(|r| r.0).collect();
-        let existing: Vec<(i64, Vec<u8>, Option<Vec<u8>>)> = sqlx::query_as(
-            "SELECT dim_id, agg, users FROM request_log_rollups \
-             WHERE grain = $1 AND bucket_start = $2 AND dim_id = ANY($3) \
-             ORDER BY dim_id FOR UPDATE",
-        )
-        .bind(grain)
-        .bind(start)
-        .bind(&dims)
-        .fetch_all(&mut **tx)
-        .await?;
-        let existing: HashMap<i64, (Vec<u8>, Option<Vec<u8>>)> =
-            existing.into_iter().map(|(d, a, u)| (d, (a, u))).collect();
-        let mut d = Vec::new();
-        let mut n = Vec::new();
-        let mut agg = Vec::new();
-        let mut users = Vec::new();
-        let mut gone = Vec::new();
-        for (dim, delta) in rows {
-            // Subtracting from a row that is gone: nothing to do.
-            let Some(old) = existing.get(&dim) else {
-                continue;
-            };
-            match merge(Some(&old.0), old.1.as_deref(), delta, sign) {
-                Some(s) => {
-                    d.push(dim);
-                    n.push(s.requests);
-                    agg.push(s.agg);
-                    users.push(s.users);
-                }
-                None => gone.push(dim),
+        let new: Vec<Key> = keys
+            .into_iter()
+            .filter(|k| !existing.contains_key(k))
+            .collect();
+        if !new.is_empty() {
+            let mut n = Vec::with_capacity(new.len());
+            let mut agg = Vec::with_capacity(new.len());
+            let mut users = Vec::with_capacity(new.len());
+            for k in &new {
+                let r = &deltas[k];
+                n.push(clamp_u64(r.p.requests));
+                agg.push(r.p.encode());
+                users.push(r.users.as_ref().map(|u| u.encode()));
             }
-        }
-        if !d.is_empty() {
-            sqlx::query(
-                "UPDATE request_log_rollups r SET requests = u.requests, agg = u.agg, \
-                 users = u.users FROM UNNEST($3::int8[], $4::int8[], $5::bytea[], $6::bytea[]) \
-                 AS u(dim_id, requests, agg, users) \
-                 WHERE r.grain = $1 AND r.bucket_start = $2 AND r.dim_id = u.dim_id",
+            let created: Vec<Key> = sqlx::query_as(
+                "INSERT INTO request_log_rollups (grain, bucket_start, dim_id, requests, agg, \
+                 users) SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::int8[], \
+                 $5::bytea[], $6::bytea[]) ON CONFLICT DO NOTHING \
+                 RETURNING grain, bucket_start, dim_id",
             )
-            .bind(grain)
-            .bind(start)
-            .bind(d)
+            .bind(new.iter().map(|k| k.0).collect::<Vec<_>>())
+            .bind(new.iter().map(|k| k.1).collect::<Vec<_>>())
+            .bind(new.iter().map(|k| k.2).collect::<Vec<_>>())
             .bind(n)
             .bind(agg)
             .bind(users)
-            .execute(&mut **tx)
+            .fetch_all(&mut **tx)
             .await?;
+            for k in &created {
+                deltas.remove(k);
+            }
+            let raced: Vec<Key> = new.into_iter().filter(|k| deltas.contains_key(k)).collect();
+            if !raced.is_empty() {
+                existing.extend(lock_rows(tx, &raced).await?);
+            }
         }
-        if !gone.is_empty() {
-            sqlx::query(
-                "DELETE FROM request_log_rollups \
-                 WHERE grain = $1 AND bucket_start = $2 AND dim_id = ANY($3)",
-            )
-            .bind(grain)
-            .bind(start)
-            .bind(gone)
-            .execute(&mut **tx)
-            .await?;
+    }
+    let mut updates: Vec<(Key, Stored)> = Vec::new();
+    let mut gone: Vec<Key> = Vec::new();
+    for (k, delta) in deltas {
+        // Subtracting from a row that is gone: nothing to do.
+        let Some(old) = existing.get(&k) else {
+            continue;
+        };
+        match merge(Some(&old.0), old.1.as_deref(), delta, sign) {
+            Some(s) => updates.push((k, s)),
+            None => gone.push(k),
         }
+    }
+    let mut i = 0;
+    while i < updates.len() {
+        let (grain, start) = (updates[i].0.0, updates[i].0.1);
+        let mut j = i;
+        while j < updates.len() && (updates[j].0.0, updates[j].0.1) == (grain, start) {
+            j += 1;
+        }
+        let chunk = &mut updates[i..j];
+        sqlx::query(
+            "UPDATE request_log_rollups r SET requests = u.requests, agg = u.agg, \
+             users = u.users FROM UNNEST($3::int8[], $4::int8[], $5::bytea[], $6::bytea[]) \
+             AS u(dim_id, requests, agg, users) \
+             WHERE r.grain = $1 AND r.bucket_start = $2 AND r.dim_id = u.dim_id",
+        )
+        .bind(grain)
+        .bind(start)
+        .bind(chunk.iter().map(|u| u.0.2).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|u| u.1.requests).collect::<Vec<_>>())
+        .bind(
+            chunk
+                .iter_mut()
+                .map(|u| std::mem::take(&mut u.1.agg))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            chunk
+                .iter_mut()
+                .map(|u| u.1.users.take())
+                .collect::<Vec<_>>(),
+        )
+        .execute(&mut **tx)
+        .await?;
+        i = j;
+    }
+    for ((grain, start), dims) in per_bucket(gone) {
+        sqlx::query(
+            "DELETE FROM request_log_rollups \
+             WHERE grain = $1 AND bucket_start = $2 AND dim_id = ANY($3)",
+        )
+        .bind(grain)
+        .bind(start)
+        .bind(dims)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }

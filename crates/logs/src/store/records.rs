@@ -136,10 +136,7 @@ fn select(bodies: bool) -> Q {
     let mut q = Q::new("SELECT ");
     q.push(COLUMNS);
     if bodies {
-        q.push(
-            ", b.request_body, b.response_body FROM request_logs l \
-             LEFT JOIN request_log_bodies b ON b.id = l.id",
-        );
+        q.push(", l.request_body, l.response_body FROM request_logs l");
     } else {
         q.push(
             ", CAST(NULL AS TEXT) AS request_body, CAST(NULL AS TEXT) AS response_body \
@@ -170,7 +167,7 @@ pub(crate) async fn page(
     let after = page.cursor.as_deref().map(cursor::decode).transpose()?;
     let mut q = select(bodies);
     q.push(" WHERE 1 = 1");
-    filter::raw(&mut q, f);
+    filter::raw(&mut q, f, db.backend());
     filter::time(&mut q, f);
     if let Some((at, id)) = after {
         q.push(" AND (l.created_at, l.id) < (")

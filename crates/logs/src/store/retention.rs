@@ -20,7 +20,6 @@ pub const DEFAULT_BATCH: u32 = 5_000;
 
 #[derive(sqlx::FromRow)]
 struct Deleted {
-    id: String,
     created_at: i64,
     dim_id: i64,
     flags: i64,
@@ -59,17 +58,6 @@ impl Deleted {
     }
 }
 
-fn in_list(q: &mut Q, ids: &[String]) {
-    q.push(" IN (");
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            q.push(", ");
-        }
-        q.bind(id);
-    }
-    q.push(")");
-}
-
 /// Deletes, batch by batch, everything created before `cutoff_ms`; returns the number of
 /// records deleted.
 pub(crate) async fn delete_older_than(
@@ -92,7 +80,7 @@ pub(crate) async fn delete_older_than(
             .push(" ORDER BY created_at LIMIT ")
             .bind(batch)
             .push(
-                ") RETURNING id, created_at, dim_id, flags, prompt_tokens, completion_tokens, \
+                ") RETURNING created_at, dim_id, flags, prompt_tokens, completion_tokens, \
                  cached_tokens, cache_write_tokens, reasoning_tokens, cost_nanos, total_us, \
                  ttft_us, upstream_us, overhead_us, user_hash",
             );
@@ -101,15 +89,6 @@ pub(crate) async fn delete_older_than(
         if n == 0 {
             tx.commit().await.or_backend("commit retention")?;
             break;
-        }
-        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-        for chunk in ids.chunks(500) {
-            let mut q = Q::new("DELETE FROM request_log_bodies WHERE id");
-            in_list(&mut q, chunk);
-            tx.execute(q).await.or_backend("delete old log payloads")?;
-            let mut q = Q::new("DELETE FROM request_log_meta WHERE log_id");
-            in_list(&mut q, chunk);
-            tx.execute(q).await.or_backend("delete old log metadata")?;
         }
         let inputs: Vec<AggInput> = rows.into_iter().map(Deleted::input).collect();
         // Only buckets that outlive the cutoff are adjusted; older ones are dropped below.

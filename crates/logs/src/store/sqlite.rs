@@ -21,6 +21,8 @@ pub const FILE_NAME: &str = "logs.db";
 
 const POOL: u32 = 4;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often [`Checkpointer`] copies the WAL into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// SQLite allows 32,766 bound parameters per statement; stay well under it.
 const MAX_PARAMS: usize = 16_000;
 
@@ -74,24 +76,15 @@ CREATE TABLE IF NOT EXISTS request_logs (
     flags INTEGER NOT NULL,
     lat_b INTEGER NOT NULL,
     ttft_b INTEGER,
-    ovh_b INTEGER NOT NULL
+    ovh_b INTEGER NOT NULL,
+    request_body TEXT,
+    response_body TEXT,
+    meta TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS request_logs_created ON request_logs (created_at, id);
 CREATE INDEX IF NOT EXISTS request_logs_trace ON request_logs (trace_id);
 CREATE INDEX IF NOT EXISTS request_logs_workspace ON request_logs (workspace_id, created_at, id);
-CREATE TABLE IF NOT EXISTS request_log_bodies (
-    id TEXT PRIMARY KEY,
-    request_body TEXT,
-    response_body TEXT
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS request_log_meta (
-    log_id TEXT NOT NULL,
-    key TEXT NOT NULL,
-    value TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    PRIMARY KEY (log_id, key)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS request_log_meta_value ON request_log_meta (key, value, created_at);
+CREATE INDEX IF NOT EXISTS request_logs_user ON request_logs (user_hash, created_at);
 CREATE TABLE IF NOT EXISTS request_log_dims (
     dim_id INTEGER PRIMARY KEY,
     workspace_id TEXT,
@@ -144,7 +137,10 @@ pub(crate) async fn open(path: &Path) -> Result<Db, LogError> {
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(BUSY_TIMEOUT)
         .pragma("cache_size", "-32768")
-        .pragma("temp_store", "memory");
+        .pragma("temp_store", "memory")
+        // The checkpointer below keeps the WAL short; this is only the backstop (pages).
+        .pragma("wal_autocheckpoint", "16384")
+        .pragma("journal_size_limit", "67108864");
     let pool = SqlitePoolOptions::new()
         .max_connections(POOL)
         .acquire_timeout(BUSY_TIMEOUT)
@@ -153,6 +149,38 @@ pub(crate) async fn open(path: &Path) -> Result<Db, LogError> {
         .map_err(|e| fail(describe(&e)))?;
     migrate(&pool).await.map_err(|e| fail(describe(&e)))?;
     Ok(Db::Sqlite(pool))
+}
+
+/// Checkpoints the WAL every second from a connection of its own (`PASSIVE`: it never waits
+/// for nor blocks the writer), so commits do not pay for copying pages back into the database
+/// (with a large batch that is most of a commit). Stops when dropped or the pool closes.
+pub(crate) struct Checkpointer(tokio::task::JoinHandle<()>);
+
+impl Checkpointer {
+    pub fn start(pool: sqlx::SqlitePool) -> Checkpointer {
+        Checkpointer(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if pool.is_closed() {
+                    return;
+                }
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&pool)
+                    .await
+                {
+                    tracing::debug!(error = %e, "log database checkpoint failed");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 async fn migrate(pool: &sqlx::SqlitePool) -> Result<(), sqlx::Error> {
@@ -242,45 +270,11 @@ pub(crate) async fn insert_rows(
     Ok(inserted)
 }
 
-/// Payloads, metadata and dimension rows of newly inserted records.
+/// Dimension rows of newly inserted records.
 pub(crate) async fn insert_side(
     tx: &mut Transaction<'static, Sqlite>,
-    rows: &[&RawRow],
     new_dims: &[&crate::dims::Dims],
 ) -> Result<(), sqlx::Error> {
-    let bodies: Vec<&RawRow> = rows
-        .iter()
-        .copied()
-        .filter(|r| r.request_body.is_some() || r.response_body.is_some())
-        .collect();
-    for chunk in bodies.chunks(MAX_PARAMS / 3) {
-        let sql = format!(
-            "INSERT INTO request_log_bodies (id, request_body, response_body) VALUES {} \
-             ON CONFLICT (id) DO NOTHING",
-            placeholders(chunk.len(), 3)
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for r in chunk {
-            q = q.bind(&r.id).bind(&r.request_body).bind(&r.response_body);
-        }
-        q.execute(&mut **tx).await?;
-    }
-    let meta: Vec<(&RawRow, &(String, String))> = rows
-        .iter()
-        .flat_map(|r| r.meta.iter().map(move |kv| (*r, kv)))
-        .collect();
-    for chunk in meta.chunks(MAX_PARAMS / 4) {
-        let sql = format!(
-            "INSERT INTO request_log_meta (log_id, key, value, created_at) VALUES {} \
-             ON CONFLICT (log_id, key) DO NOTHING",
-            placeholders(chunk.len(), 4)
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for (r, (k, v)) in chunk {
-            q = q.bind(&r.id).bind(k).bind(v).bind(r.created_at);
-        }
-        q.execute(&mut **tx).await?;
-    }
     for chunk in new_dims.chunks(MAX_PARAMS / 9) {
         let sql = format!(
             "INSERT INTO request_log_dims (dim_id, workspace_id, api_key_id, provider_id, \

@@ -1,4 +1,5 @@
-//! One batch, one transaction: raw rows, payloads, metadata, dimensions, then the rollups and
+//! One batch, one transaction (on PostgreSQL, a large batch is split in two transactions
+//! written at once): raw rows with their payloads, metadata, dimensions, then the rollups and
 //! the distinct-users rollup, so rollups never disagree with the rows they summarize.
 //! Inserting is idempotent by record id: a batch retried after an unacknowledged commit adds
 //! nothing twice.
@@ -63,10 +64,11 @@ pub(crate) struct RawRow {
     pub lat_b: i64,
     pub ttft_b: Option<i64>,
     pub ovh_b: i64,
-    // Side tables.
     pub request_body: Option<String>,
     pub response_body: Option<String>,
-    pub meta: Vec<(String, String)>,
+    /// The metadata as a JSON object of strings (what metadata filters and group-bys compare).
+    pub meta: String,
+    // Side tables.
     pub dims: Dims,
     pub input: AggInput,
 }
@@ -78,8 +80,9 @@ pub(crate) const RAW_COLUMNS: &str = "id, created_at, trace_id, w3c_trace_id, sp
     error_type, error_message, total_us, upstream_us, ttft_us, overhead_us, prompt_tokens, \
     completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost_nanos, \
     cache_status, retry_count, fallback_path, guardrails, metadata, request_bytes, \
-    response_bytes, user_id, user_hash, dim_id, flags, lat_b, ttft_b, ovh_b";
-pub(crate) const RAW_COLUMN_COUNT: usize = 46;
+    response_bytes, user_id, user_hash, dim_id, flags, lat_b, ttft_b, ovh_b, request_body, \
+    response_body, meta";
+pub(crate) const RAW_COLUMN_COUNT: usize = 49;
 
 /// Calls `$m!(args; field, …)` with every `request_logs` field of [`RawRow`], in column order.
 macro_rules! raw_fields {
@@ -90,7 +93,8 @@ macro_rules! raw_fields {
             error_message, total_us, upstream_us, ttft_us, overhead_us, prompt_tokens,
             completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost_nanos,
             cache_status, retry_count, fallback_path, guardrails, metadata, request_bytes,
-            response_bytes, user_id, user_hash, dim_id, flags, lat_b, ttft_b, ovh_b)
+            response_bytes, user_id, user_hash, dim_id, flags, lat_b, ttft_b, ovh_b,
+            request_body, response_body, meta)
     };
 }
 pub(crate) use raw_fields;
@@ -148,7 +152,12 @@ impl RawRow {
             ovh_b: d.ovh_b,
             request_body: r.request_body.clone(),
             response_body: r.response_body.clone(),
-            meta: d.meta,
+            meta: json(
+                &d.meta
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect::<BTreeMap<&str, &str>>(),
+            ),
             dims: d.dims,
             input,
         }
@@ -303,13 +312,38 @@ pub(crate) async fn insert_batch(
         .filter(|r| seen.insert(r.id.as_str()))
         .map(RawRow::of)
         .collect();
+    match db {
+        // Two transactions at once let the server use a second core (and overlap one half's
+        // rows with the other's rollups). The halves split by time, so they share few rollup
+        // rows; should one fail, the retried batch skips the records the other committed.
+        Db::Postgres(_) if rows.len() >= PARALLEL_MIN => {
+            let (a, b) = rows.split_at(rows.len() / 2);
+            let (a, b) =
+                futures_util::future::join(write_rows(db, cache, a), write_rows(db, cache, b))
+                    .await;
+            Ok(a? + b?)
+        }
+        _ => write_rows(db, cache, &rows).await,
+    }
+}
+
+/// PostgreSQL batches of at least this many records are written as two transactions at once.
+const PARALLEL_MIN: usize = 2_000;
+
+/// Writes prepared rows in one transaction; returns how many records were new.
+async fn write_rows(db: &Db, cache: &DimsCache, rows: &[RawRow]) -> Result<u64, LogError> {
+    // The rollup deltas of every record, computed on another thread while the rows are
+    // written (then redone for the new ones only, in the rare batch that had old ones).
+    let inputs: Vec<AggInput> = rows.iter().map(|r| r.input.clone()).collect();
+    let all_deltas = tokio::task::spawn_blocking(move || deltas(&inputs, |_, _| true));
     let mut tx = db.write().await.or_backend("begin log batch")?;
     let inserted = match &mut tx {
-        Tx::Sqlite(t) => sqlite::insert_rows(t, &rows).await,
-        Tx::Postgres(t) => postgres::insert_rows(t, &rows).await,
+        Tx::Sqlite(t) => sqlite::insert_rows(t, rows).await,
+        Tx::Postgres(t) => postgres::insert_rows(t, rows).await,
     }
     .or_backend("insert log rows")?;
-    let rows: Vec<&RawRow> = if inserted.len() == rows.len() {
+    let all_new = inserted.len() == rows.len();
+    let rows: Vec<&RawRow> = if all_new {
         rows.iter().collect()
     } else {
         rows.iter().filter(|r| inserted.contains(&r.id)).collect()
@@ -323,11 +357,14 @@ pub(crate) async fn insert_batch(
         .filter(|d| cache.get(d.dim_id).is_none())
         .collect();
     match &mut tx {
-        Tx::Sqlite(t) => sqlite::insert_side(t, &rows, &new_dims).await,
-        Tx::Postgres(t) => postgres::insert_side(t, &rows, &new_dims).await,
+        Tx::Sqlite(t) => sqlite::insert_side(t, &new_dims).await,
+        Tx::Postgres(t) => postgres::insert_side(t, &new_dims).await,
     }
     .or_backend("insert log details")?;
-    let rollups = deltas(rows.iter().map(|r| &r.input), |_, _| true);
+    let rollups = match all_deltas.await {
+        Ok(d) if all_new => d,
+        _ => deltas(rows.iter().map(|r| &r.input), |_, _| true),
+    };
     apply(&mut tx, rollups, Sign::Add)
         .await
         .or_backend("update log rollups")?;

@@ -403,12 +403,16 @@ fn provider_entry(
 /// The current snapshot, replaced atomically when the catalog changes.
 pub struct SnapshotHolder {
     current: ArcSwap<Snapshot>,
+    /// The catalog version of the newest snapshot stored, for [`SnapshotHolder::wait_for`].
+    applied: tokio::sync::watch::Sender<i64>,
 }
 
 impl SnapshotHolder {
     pub fn new(s: Snapshot) -> SnapshotHolder {
+        let (applied, _) = tokio::sync::watch::channel(s.version);
         SnapshotHolder {
             current: ArcSwap::from_pointee(s),
+            applied,
         }
     }
 
@@ -418,7 +422,19 @@ impl SnapshotHolder {
     }
 
     pub fn store(&self, s: Snapshot) {
+        let version = s.version;
         self.current.store(Arc::new(s));
+        self.applied.send_modify(|v| *v = version);
+    }
+
+    /// Waits until a snapshot of at least `version` is stored, or `within` passes; true when
+    /// it is.
+    pub async fn wait_for(&self, version: i64, within: std::time::Duration) -> bool {
+        let mut rx = self.applied.subscribe();
+        matches!(
+            tokio::time::timeout(within, rx.wait_for(|v| *v >= version)).await,
+            Ok(Ok(_))
+        )
     }
 }
 
