@@ -12,27 +12,38 @@ use crate::ctx::AdminCtx;
 use crate::error::{ApiError, ApiResult};
 use crate::paging::Params;
 
+/// `&[<extra>…, <every filter parameter>]`: a logs or analytics route's query parameters, with
+/// the filters every such route reads ([`filter`]) written down once. `metadata.<key>` stands
+/// for any metadata key.
+macro_rules! with_filters {
+    ($($extra:literal),* $(,)?) => {
+        &[
+            $($extra,)*
+            "from",
+            "to",
+            "workspace_id",
+            "api_key_id",
+            "provider_id",
+            "provider",
+            "model",
+            "status",
+            "status_class",
+            "outcome",
+            "trace_id",
+            "min_cost",
+            "max_cost",
+            "min_cost_nanos",
+            "max_cost_nanos",
+            "metadata.<key>",
+            "metadata",
+        ]
+    };
+}
+pub(crate) use with_filters;
+
 /// The filter parameters every logs and analytics route reads (documented in the OpenAPI
-/// document; `metadata.<key>` stands for any metadata key).
-pub const FILTER_PARAMS: &[&str] = &[
-    "from",
-    "to",
-    "workspace_id",
-    "api_key_id",
-    "provider_id",
-    "provider",
-    "model",
-    "status",
-    "status_class",
-    "outcome",
-    "trace_id",
-    "min_cost",
-    "max_cost",
-    "min_cost_nanos",
-    "max_cost_nanos",
-    "metadata.<key>",
-    "metadata",
-];
+/// document).
+pub const FILTER_PARAMS: &[&str] = with_filters!();
 
 /// Portkey analytics filters Portcullis cannot apply: refused (400) rather than ignored, so a
 /// narrower question never silently gets a wider answer.
