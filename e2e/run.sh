@@ -11,7 +11,8 @@
 #   PYTEST_ARGS     passed to pytest, e.g. `-k stream -x`
 #
 # Environment: E2E_TIMEOUT (seconds for everything after the build, default 600),
-# E2E_BUILD_TIMEOUT (seconds for `cargo build --release`, default 600), PORTCULLIS_BIN (use
+# E2E_BUILD_TIMEOUT (seconds for `cargo build --release`, default 1800: a guard against a hung
+# build, not a speed check; a clean release build takes ~10 min on 2 busy cores), PORTCULLIS_BIN (use
 # this binary instead of building), E2E_KEEP_LOGS=1 (keep the log directory).
 #
 # The Python venv lives in target/e2e-venv and is reinstalled when requirements.txt changes;
@@ -22,7 +23,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 E2E="$ROOT/e2e"
 VENV="$ROOT/target/e2e-venv"
 E2E_TIMEOUT="${E2E_TIMEOUT:-600}"
-E2E_BUILD_TIMEOUT="${E2E_BUILD_TIMEOUT:-600}"
+E2E_BUILD_TIMEOUT="${E2E_BUILD_TIMEOUT:-1800}"
 
 build=1
 run_python=1

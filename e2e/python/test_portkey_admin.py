@@ -650,3 +650,118 @@ def test_audit_log_records_changes_without_secrets(world, admin_url, admin_key):
     if log and os.path.exists(log):
         with open(log, encoding="utf-8", errors="replace") as f:
             assert_no_secret(f.read(), provider_key, key.key, other.key, admin_key)
+
+
+# --- request logs: export jobs and analytics ------------------------------------------------------
+
+
+def iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + "Z"
+
+
+LOG_SCOPES = DATA_SCOPES + ["logs.export", "logs.list", "analytics.view"]
+GRAPHS = [
+    "requests", "cost", "latency", "tokens", "users", "users_requests", "errors", "errors_rate",
+    "errors_stacks", "errors_status_codes", "requests_rescued", "cache_hit_rate", "cache_latency",
+    "feedbacks", "feedbacks_scores", "feedbacks_weighted", "feedbacks_ai_models",
+]
+
+
+def test_log_export_job_and_analytics_through_the_sdk(world):
+    ws = world.workspace()
+    _, prov, _ = world.catalog(ws)
+    key = world.api_key(ws, scopes=LOG_SCOPES)
+    user = uniq("e2e-user")
+    app = world.client(key.key, metadata={"_user": user})
+    for _ in range(3):
+        chat(app, f"@{prov}/gpt-4o-mini")
+    since, until = iso(time.time() - 120), iso(time.time() + 120)
+    window = {"time_of_generation_min": since, "time_of_generation_max": until}
+    analytics = world.client(key.key).analytics
+
+    # Logs are written in the background: wait until the analytics see all three.
+    def three_requests():
+        got = analytics.graphs.requests(**window)
+        assert got.object == "analytics-graph"
+        assert got.summary["total"] == 3, dump(got)
+        return got
+
+    graph = eventually(three_requests, timeout=10)
+    assert sum(p["total"] for p in graph.data_points) == 3
+    for name in GRAPHS:
+        got = getattr(analytics.graphs, name)(**window)
+        assert got.object == "analytics-graph", name
+        assert isinstance(got.data_points, list) and isinstance(got.summary, dict), name
+    assert analytics.graphs.users(**window).summary["total"] == 1
+    assert analytics.graphs.errors(**window).summary["total"] == 0
+    cache = analytics.summary.cache(**window)
+    assert cache.summary["total_requests"] == 3
+    users = analytics.groups.users(**window)
+    assert [(g["user"], g["requests"]) for g in users.data] == [(user, 3)]
+    assert users.data[0]["object"] == "analytics-group"
+    models = analytics.groups.ai_models(**window)
+    assert sum(g["requests"] for g in models.data) == 3
+    by_user = analytics.groups.metadata(metadata_key="_user", **window)
+    assert by_user.data[0]["metadata_value"] == user
+
+    # An export job: a draft, changed, started, then downloaded through its signed link.
+    exports = world.client(key.key).logs.exports
+    fields = ["id", "trace_id", "ai_model", "cost", "response_status_code", "metadata"]
+    job = exports.create(
+        filters={**window, "metadata": {"_user": user}},
+        workspace_id=ws.id,
+        description="e2e export",
+        requested_data=["id"],
+    )
+    assert job.object == "export" and job.total == 3
+    got = exports.retrieve(export_id=job.id)
+    assert (got.status, got.description, got.workspace_id) == ("draft", "e2e export", ws.id)
+    updated = exports.update(
+        export_id=job.id,
+        workspace_id=ws.id,
+        filters={**window, "metadata": {"_user": user}, "status_code": "200"},
+        requested_data=fields,
+    )
+    assert updated.total == 3
+    assert [j["id"] for j in exports.list(workspace_id=ws.id).data] == [job.id]
+    with pytest.raises(pk_errors.ConflictError):
+        exports.download(export_id=job.id)
+    started = exports.start(export_id=job.id)
+    assert started.object == "export" and job.id in started.message
+
+    def finished():
+        got = exports.retrieve(export_id=job.id)
+        assert got.status == "success", dump(got)
+        return got
+
+    assert eventually(finished, timeout=10).total_records == 3
+    with pytest.raises(pk_errors.ConflictError) as exc:
+        exports.start(export_id=job.id)
+    assert code_of(exc.value) == "AB07"
+
+    link = exports.download(export_id=job.id).signed_url
+    assert link.startswith(world.url), link
+    resp = httpx.get(link, timeout=10, trust_env=False)  # no API key: the link is the access
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"] == "application/x-ndjson"
+    rows = [json.loads(line) for line in resp.text.splitlines()]
+    assert len(rows) == 3
+    for row in rows:
+        assert list(row) == fields
+        assert "gpt-4o-mini" in (row["ai_model"] or "") and row["response_status_code"] == 200
+        assert row["metadata"]["_user"] == user
+    tampered = httpx.get(link[:-2] + ("AA" if not link.endswith("AA") else "BB"), timeout=10, trust_env=False)
+    assert tampered.status_code == 403, tampered.text
+
+    # A draft can be cancelled; bad fields are refused.
+    other = exports.create(filters=window, workspace_id=ws.id, requested_data=["id"])
+    assert exports.cancel(export_id=other.id).object == "export"
+    assert exports.retrieve(export_id=other.id).status == "stopped"
+    with pytest.raises(pk_errors.BadRequestError) as exc:
+        exports.create(filters=window, workspace_id=ws.id, requested_data=["colour"])
+    assert exc.value.response.json()["error"]["param"] == "requested_data"
+    # Another workspace's key sees neither the job nor its numbers.
+    outsider = world.client(world.api_key(world.workspace(), scopes=LOG_SCOPES).key)
+    with pytest.raises(pk_errors.NotFoundError):
+        outsider.logs.exports.retrieve(export_id=job.id)
+    assert outsider.analytics.graphs.requests(**window).summary["total"] == 0

@@ -1,14 +1,15 @@
 //! Portcullis's admin API: the control-plane routes the `portkey-ai` SDKs call (API keys,
-//! configs, integrations, providers, virtual keys, workspaces, users, audit log, request logs,
-//! feedback and analytics), with Portkey's paths, JSON shapes, scopes and error envelope
-//! (`docs/portkey-admin-api.md`, `docs/analytics.md`), and an OpenAPI document built from the
-//! same route table.
+//! configs, integrations, providers, virtual keys, workspaces, users, audit log, request logs and
+//! their export jobs, feedback and analytics), with Portkey's paths, JSON shapes, scopes and error
+//! envelope (`docs/portkey-admin-api.md`, `docs/analytics.md`), and an OpenAPI document built from
+//! the same route table.
 
 mod access;
 pub mod auth;
 mod body;
 pub mod ctx;
 pub mod error;
+mod export_rows;
 mod logq;
 pub mod mask;
 mod paging;

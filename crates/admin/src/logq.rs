@@ -21,17 +21,26 @@ macro_rules! with_filters {
             $($extra,)*
             "from",
             "to",
+            "time_of_generation_min",
+            "time_of_generation_max",
             "workspace_id",
+            "workspace_slug",
             "api_key_id",
+            "api_key_ids",
             "provider_id",
             "provider",
             "model",
+            "ai_model",
+            "ai_org_model",
             "status",
+            "status_code",
             "status_class",
             "outcome",
             "trace_id",
             "min_cost",
             "max_cost",
+            "cost_min",
+            "cost_max",
             "min_cost_nanos",
             "max_cost_nanos",
             "metadata.<key>",
@@ -47,7 +56,7 @@ pub const FILTER_PARAMS: &[&str] = with_filters!();
 
 /// Portkey analytics filters Portcullis cannot apply: refused (400) rather than ignored, so a
 /// narrower question never silently gets a wider answer.
-const UNSUPPORTED: &[&str] = &[
+pub const UNSUPPORTED: &[&str] = &[
     "virtual_keys",
     "configs",
     "prompt_slug",
@@ -166,6 +175,11 @@ pub fn usd(nanos: i64) -> f64 {
     nanos as f64 / NANOS_PER_USD as f64
 }
 
+/// Nano-dollars as US cents (Portkey's unit for cost), a JSON number.
+pub fn cents(nanos: i64) -> f64 {
+    nanos as f64 / (NANOS_PER_USD / 100) as f64
+}
+
 /// `2xx`, `4XX` or a bare class digit: the class (1..=5).
 fn status_class(text: &str) -> Option<u8> {
     let t = text.trim().to_ascii_lowercase();
@@ -260,7 +274,19 @@ pub async fn filter(ctx: &AdminCtx, caller: &Caller, p: &Params) -> ApiResult<Lo
     f.api_key_id = text(&["api_key_id", "api_key_ids"])?;
     f.provider_id = text(&["provider_id"])?;
     f.provider = text(&["provider"])?;
-    f.model = text(&["model", "ai_org_model"])?;
+    f.model = text(&["model", "ai_model"])?;
+    if f.model.is_none()
+        && let Some((name, v)) = p.named(&["ai_org_model"])
+    {
+        // Portkey writes `<provider>__<model>`; a bare model name works too.
+        match single(name, v)?.split_once("__") {
+            Some((provider, model)) if !provider.is_empty() && !model.is_empty() => {
+                f.provider.get_or_insert_with(|| provider.to_owned());
+                f.model = Some(model.to_owned());
+            }
+            _ => f.model = Some(single(name, v)?.to_owned()),
+        }
+    }
     f.trace_id = p.get(&["trace_id"]).map(|t| t.trim().to_owned());
     if let Some((name, v)) = p.named(&["status", "status_code"]) {
         let v = single(name, v)?;

@@ -29,6 +29,11 @@ impl Params {
         )
     }
 
+    /// Parameters given as pairs (a JSON body's filters, say) rather than a query string.
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Params {
+        Params(pairs)
+    }
+
     /// The first of `names` given with a real value (`""` and the SDK's `None` are "not given").
     pub fn get(&self, names: &[&str]) -> Option<&str> {
         names.iter().find_map(|n| {

@@ -27,10 +27,13 @@ pub enum CryptoError {
     Open,
 }
 
-/// Seals and opens secrets. Cloning shares nothing mutable.
+/// Seals and opens secrets, and signs short-lived tokens ([`Sealer::sign`]) under a key
+/// derived from the same master key. Cloning shares nothing mutable.
 #[derive(Clone)]
 pub struct Sealer {
     cipher: Aes256Gcm,
+    /// HMAC key for signatures: never the encryption key itself.
+    pub(crate) signing_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Sealer {
@@ -43,6 +46,7 @@ impl Sealer {
     pub fn from_key(key: &[u8; 32]) -> Sealer {
         Sealer {
             cipher: Aes256Gcm::new(key.into()),
+            signing_key: crate::signing::derive(key),
         }
     }
 

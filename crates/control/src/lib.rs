@@ -6,3 +6,4 @@ pub mod crypto;
 pub mod model;
 pub mod principal;
 pub mod repo;
+pub mod signing;

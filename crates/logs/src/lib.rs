@@ -12,6 +12,7 @@ mod derive;
 mod dims;
 pub mod error;
 pub mod export;
+pub mod export_job;
 pub mod histogram;
 mod partial;
 mod plan;
@@ -24,9 +25,11 @@ mod writer;
 
 pub use error::LogError;
 pub use export::Export;
+pub use export_job::{ExportJob, ExportStatus};
 pub use partial::UNKNOWN_OUTCOME;
 pub use query::{
-    Aggregates, Bucket, Feedback, FeedbackUpdate, Group, GroupBy, LogFilter, Page, PageRequest,
+    Aggregates, Bucket, Feedback, FeedbackBy, FeedbackGroup, FeedbackUpdate, Group, GroupBy,
+    LogFilter, Page, PageRequest,
 };
 pub use record::{LogRecord, Outcome, Timings, Tokens};
 pub use sink::{LogSink, ShutdownReport, SinkConfig, SinkStats};

@@ -142,3 +142,30 @@ pub struct Feedback {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+/// What feedback analytics group by. Feedback counts by when it was given; filters other
+/// than time and workspace apply to the logged requests of its trace.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackBy {
+    /// Epoch-aligned buckets of this many milliseconds (every bucket of a bounded range).
+    Time(i64),
+    /// The feedback value (-10..=10).
+    Score,
+    /// The model that served the trace (its latest logged request).
+    Model,
+    /// A metadata value of the trace's latest logged request (`_user` for end users).
+    Metadata(String),
+}
+
+/// One group of feedback.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackGroup {
+    /// The bucket start (unix ms), score, model or metadata value; `null` when unknown.
+    pub key: Value,
+    pub count: u64,
+    /// The sum of `value × weight` (Portkey's weighted feedback).
+    pub weighted_sum: f64,
+    /// Distinct traces with feedback.
+    pub traces: u64,
+}

@@ -9,15 +9,16 @@ use portcullis_logs::store::{DEFAULT_GROUPS, MAX_GROUPS, MAX_SERIES_BUCKETS};
 use portcullis_logs::{Aggregates, GroupBy, LogFilter, Outcome};
 use serde_json::{Map, Value, json};
 
+use super::portkey_groups::Shape;
 use super::{P, Reply, Shared};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::logq::{self, log_error, usd};
 use crate::paging::Params;
 
-const MINUTE: i64 = 60_000;
-const HOUR: i64 = 60 * MINUTE;
-const DAY: i64 = 24 * HOUR;
+pub(crate) const MINUTE: i64 = 60_000;
+pub(crate) const HOUR: i64 = 60 * MINUTE;
+pub(crate) const DAY: i64 = 24 * HOUR;
 
 /// Every error outcome, always listed in `errors_by_outcome` (zero when none).
 const ERROR_OUTCOMES: [Outcome; 8] = [
@@ -32,12 +33,12 @@ const ERROR_OUTCOMES: [Outcome; 8] = [
 ];
 
 /// `a / b`, 0 when `b` is 0.
-fn ratio(a: f64, b: f64) -> f64 {
+pub(crate) fn ratio(a: f64, b: f64) -> f64 {
     if b == 0.0 { 0.0 } else { a / b }
 }
 
 /// Rounded to 6 decimals so rates read cleanly.
-fn r6(x: f64) -> f64 {
+pub(crate) fn r6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
 
@@ -183,7 +184,7 @@ pub fn metrics(a: &Aggregates) -> Map<String, Value> {
 }
 
 /// The time range a response covers, as both ISO text and unix milliseconds.
-fn range(f: &LogFilter) -> Value {
+pub(crate) fn range(f: &LogFilter) -> Value {
     json!({
         "from": f.from.map(crate::time::iso),
         "to": f.to.map(crate::time::iso),
@@ -193,7 +194,11 @@ fn range(f: &LogFilter) -> Value {
 }
 
 /// Checks the caller and reads the filters.
-async fn prepare(ctx: &Shared, caller: &Caller, params: &Params) -> ApiResult<LogFilter> {
+pub(crate) async fn prepare(
+    ctx: &Shared,
+    caller: &Caller,
+    params: &Params,
+) -> ApiResult<LogFilter> {
     caller.require("analytics.view")?;
     logq::store(ctx)?;
     logq::filter(ctx, caller, params).await
@@ -224,7 +229,7 @@ pub async fn summary(State(ctx): State<Shared>, caller: Caller, params: Params) 
 }
 
 /// A bucket width: `5m`, `1h` or `1d` (Portkey's `hour` / `day` too), in milliseconds.
-fn bucket(text: &str) -> ApiResult<(&'static str, i64)> {
+pub(crate) fn bucket(text: &str) -> ApiResult<(&'static str, i64)> {
     match text.trim().to_ascii_lowercase().as_str() {
         "5m" | "5min" => Ok(("5m", 5 * MINUTE)),
         "1h" | "h" | "hour" => Ok(("1h", HOUR)),
@@ -236,15 +241,9 @@ fn bucket(text: &str) -> ApiResult<(&'static str, i64)> {
     }
 }
 
-pub async fn graphs(State(ctx): State<Shared>, caller: Caller, params: Params) -> Reply {
-    let mut filter = prepare(&ctx, &caller, &params).await?;
-    let (name, width) = bucket(
-        params
-            .get(&["bucket", "interval", "total_units"])
-            .unwrap_or("1h"),
-    )?;
-    // A series needs a bounded range (every bucket is returned, empty ones too): the last day
-    // (30 days for daily buckets) unless the caller names one.
+/// Bounds a series' range (every bucket is returned, empty ones too): the last day (30 days
+/// for daily buckets) unless the caller names one; 400 when it holds too many buckets.
+pub(crate) fn bound_series(filter: &mut LogFilter, name: &str, width: i64) -> ApiResult<()> {
     let span = if width >= DAY { 30 * DAY } else { DAY };
     let to = filter.to.unwrap_or_else(crate::time::now);
     let from = filter.from.unwrap_or(to.saturating_sub(span));
@@ -263,6 +262,17 @@ pub async fn graphs(State(ctx): State<Shared>, caller: Caller, params: Params) -
             ));
         }
     }
+    Ok(())
+}
+
+pub async fn graphs(State(ctx): State<Shared>, caller: Caller, params: Params) -> Reply {
+    let mut filter = prepare(&ctx, &caller, &params).await?;
+    let (name, width) = bucket(
+        params
+            .get(&["bucket", "interval", "total_units"])
+            .unwrap_or("1h"),
+    )?;
+    bound_series(&mut filter, name, width)?;
     let store = logq::store(&ctx)?;
     let buckets = store
         .series(&filter, width)
@@ -371,17 +381,21 @@ pub async fn groups(
     params: Params,
     P(dim): P<String>,
 ) -> Reply {
+    // Portkey's own `users` and `ai-models` have routes of their own (Portkey's shape).
     grouped(ctx, caller, params, &dim).await
 }
 
-/// Portkey's `GET /analytics/groups/metadata/{key}`.
+/// Portkey's `GET /analytics/groups/metadata/{key}`, in Portkey's shape.
 pub async fn groups_metadata(
     State(ctx): State<Shared>,
     caller: Caller,
     params: Params,
     P(key): P<String>,
 ) -> Reply {
-    grouped(ctx, caller, params, &format!("metadata.{key}")).await
+    if key.trim().is_empty() {
+        return Err(ApiError::field("dimension", "the metadata key is missing"));
+    }
+    super::portkey_groups::serve(ctx, caller, params, Shape::Metadata(key)).await
 }
 
 #[cfg(test)]

@@ -304,11 +304,16 @@ fn encode(format: Format, records: &[LogRecord]) -> Bytes {
     Bytes::from(out)
 }
 
-/// The state of an export stream: the pages still to fetch, and how many rows may still go.
+/// Turns one page of records into the bytes of an export body.
+pub type Encoder = Box<dyn Fn(&[LogRecord]) -> Bytes + Send + Sync>;
+
+/// The state of an export stream: the pages still to fetch, how many rows to skip first, and
+/// how many may still go.
 struct Streaming {
     export: Export,
     first: Option<Vec<LogRecord>>,
-    format: Format,
+    encode: Encoder,
+    skip: u64,
     left: Option<u64>,
 }
 
@@ -316,31 +321,71 @@ impl Streaming {
     /// The next chunk, or `None` at the end. A store failure mid-way ends the body with an
     /// error, so the client sees a truncated transfer rather than a short, valid-looking file.
     async fn next(mut self) -> Option<(Result<Bytes, std::io::Error>, Streaming)> {
-        if self.left == Some(0) {
-            return None;
+        loop {
+            if self.left == Some(0) {
+                return None;
+            }
+            let mut page = match self.first.take() {
+                Some(p) => p,
+                None => match self.export.next_page().await {
+                    Ok(Some(p)) => p,
+                    Ok(None) => return None,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "log export failed mid-way");
+                        self.left = Some(0);
+                        return Some((Err(std::io::Error::other("log export failed")), self));
+                    }
+                },
+            };
+            if page.is_empty() {
+                return None;
+            }
+            let skipped = usize::try_from(self.skip)
+                .unwrap_or(usize::MAX)
+                .min(page.len());
+            page.drain(..skipped);
+            self.skip -= skipped as u64;
+            if let Some(left) = self.left.as_mut() {
+                page.truncate(usize::try_from(*left).unwrap_or(usize::MAX));
+                *left -= page.len() as u64;
+            }
+            if page.is_empty() {
+                // A page wholly skipped: fetch the next one.
+                continue;
+            }
+            let chunk = (self.encode)(&page);
+            return Some((Ok(chunk), self));
         }
-        let mut page = match self.first.take() {
-            Some(p) => p,
-            None => match self.export.next_page().await {
-                Ok(Some(p)) => p,
-                Ok(None) => return None,
-                Err(e) => {
-                    tracing::warn!(error = %e, "log export failed mid-way");
-                    self.left = Some(0);
-                    return Some((Err(std::io::Error::other("log export failed")), self));
-                }
-            },
-        };
-        if let Some(left) = self.left.as_mut() {
-            page.truncate(usize::try_from(*left).unwrap_or(usize::MAX));
-            *left -= page.len() as u64;
-        }
-        if page.is_empty() {
-            return None;
-        }
-        let chunk = encode(self.format, &page);
-        Some((Ok(chunk), self))
     }
+}
+
+/// A streamed export body: `head` (if any), then every record `export` yields after the first
+/// `skip`, at most `left` of them, each page through `encode`. The first page is read before
+/// answering, so a failing store is a proper error response rather than a broken body.
+pub async fn stream_export(
+    mut export: Export,
+    head: Option<Bytes>,
+    encode: Encoder,
+    skip: u64,
+    left: Option<u64>,
+) -> ApiResult<Body> {
+    let first = export
+        .next_page()
+        .await
+        .map_err(|e| log_error(e, None))?
+        .unwrap_or_default();
+    let state = Streaming {
+        export,
+        first: Some(first),
+        encode,
+        skip,
+        left,
+    };
+    let rows = futures_util::stream::unfold(state, Streaming::next);
+    let head = futures_util::stream::iter(head.map(Ok::<Bytes, std::io::Error>));
+    Ok(Body::from_stream(futures_util::StreamExt::chain(
+        head, rows,
+    )))
 }
 
 pub async fn export(
@@ -365,13 +410,7 @@ pub async fn export(
         None => None,
         Some(_) => Some(u64::from(logq::count(&params, &["limit"], 1, u32::MAX)?)),
     };
-    let mut export = Export::new(store, filter, EXPORT_PAGE);
-    // The first page is read before answering, so a failing store is a proper error response.
-    let first = export
-        .next_page()
-        .await
-        .map_err(|e| log_error(e, None))?
-        .unwrap_or_default();
+    let export = Export::new(store, filter, EXPORT_PAGE);
     let (ext, content_type) = match format {
         Format::Jsonl => ("jsonl", "application/x-ndjson"),
         Format::Csv => ("csv", "text/csv; charset=utf-8"),
@@ -380,15 +419,14 @@ pub async fn export(
         Format::Csv => Some(Bytes::from(format!("{}\r\n", CSV_COLUMNS.join(",")))),
         Format::Jsonl => None,
     };
-    let state = Streaming {
+    let body = stream_export(
         export,
-        first: Some(first),
-        format,
+        header,
+        Box::new(move |page: &[LogRecord]| encode(format, page)),
+        0,
         left,
-    };
-    let rows = futures_util::stream::unfold(state, Streaming::next);
-    let head = futures_util::stream::iter(header.map(Ok::<Bytes, std::io::Error>));
-    let body = Body::from_stream(futures_util::StreamExt::chain(head, rows));
+    )
+    .await?;
     let filename = format!(
         "attachment; filename=\"portcullis-logs-{}.{ext}\"",
         crate::time::now()

@@ -5,12 +5,15 @@ pub mod analytics;
 pub mod api_keys;
 pub mod audit;
 pub mod configs;
+pub mod exports;
 pub mod feedback;
 pub mod grants;
+pub mod graphs;
 pub mod integrations;
 pub mod logs;
 pub mod members;
 pub mod openapi;
+pub mod portkey_groups;
 pub mod providers;
 pub mod virtual_keys;
 pub mod workspaces;
@@ -108,6 +111,7 @@ const LOG_LIST: &[&str] = crate::logq::with_filters!("limit", "cursor");
 const LOG_EXPORT: &[&str] = crate::logq::with_filters!("format", "limit");
 const GRAPH_Q: &[&str] = crate::logq::with_filters!("bucket");
 const GROUP_Q: &[&str] = crate::logq::with_filters!("limit");
+const PORTKEY_GROUP_Q: &[&str] = crate::logq::with_filters!("page_size", "current_page", "limit");
 
 macro_rules! route {
     ($m:ident $path:literal $op:literal $tag:literal $scope:literal $summary:literal,
@@ -248,6 +252,23 @@ pub static ROUTES: &[Route] = &[
         query: LOG_EXPORT, req: None, resp: "LogExport", get(logs::export)),
     route!(Get "/v1/logs/{id}" "retrieveLog" "Logs" "logs.view" "One log with its request and response payloads",
         query: &[], req: None, resp: "Log", get(logs::retrieve)),
+    // Log exports (Portkey's asynchronous jobs; docs/analytics.md)
+    route!(Post "/v1/logs/exports" "createLogExport" "Log exports" "logs.export" "Create an export job (a draft) from filters and the fields to export",
+        query: &[], req: Some("CreateLogExport"), resp: "LogExportCreated", post(exports::create)),
+    route!(Get "/v1/logs/exports" "listLogExports" "Log exports" "logs.export | logs.list" "Export jobs, newest first",
+        query: &["workspace_id"], req: None, resp: "LogExportJobList", get(exports::list)),
+    route!(Get "/v1/logs/exports/{id}" "retrieveLogExport" "Log exports" "logs.export | logs.view" "One export job with its status and record count",
+        query: &[], req: None, resp: "LogExportJob", get(exports::retrieve)),
+    route!(Put "/v1/logs/exports/{id}" "updateLogExport" "Log exports" "logs.export" "Change a draft's filters, fields or description",
+        query: &[], req: Some("UpdateLogExport"), resp: "LogExportCreated", put(exports::update)),
+    route!(Post "/v1/logs/exports/{id}/start" "startLogExport" "Log exports" "logs.export" "Start a draft: freeze its time range and count its records",
+        query: &[], req: None, resp: "LogExportTask", post(exports::start)),
+    route!(Post "/v1/logs/exports/{id}/cancel" "cancelLogExport" "Log exports" "logs.export" "Stop a draft or running export",
+        query: &[], req: None, resp: "LogExportTask", post(exports::cancel)),
+    route!(Get "/v1/logs/exports/{id}/download" "downloadLogExport" "Log exports" "logs.export" "A signed link (1 hour) to a finished export's JSONL file",
+        query: &[], req: None, resp: "LogExportLink", get(exports::download)),
+    route!(Get "/v1/logs/exports/{id}/file" "logExportFile" "Log exports" "none: the signed link is the credential" "The export's rows as streamed JSONL (no API key; expires and signature from the download link)",
+        query: &["expires", "signature"], req: None, resp: "LogExportFile", get(exports::file)),
     // Feedback (Portkey's data-plane feedback API)
     route!(Post "/v1/feedback" "createFeedback" "Feedback" "feedbacks.write | logs.write | completions.write" "Add feedback to a trace: one object, or a list (bulk)",
         query: &["workspace_id"], req: Some("CreateFeedback"), resp: "FeedbackCreated", post(feedback::create)),
@@ -262,10 +283,50 @@ pub static ROUTES: &[Route] = &[
         query: LOG_FILTERS, req: None, resp: "AnalyticsSummary", get(analytics::summary)),
     route!(Get "/v1/analytics/graphs" "analyticsGraphs" "Analytics" "analytics.view" "Every metric per time bucket (5m, 1h or 1d; empty buckets included)",
         query: GRAPH_Q, req: None, resp: "AnalyticsGraph", get(analytics::graphs)),
+    route!(Get "/v1/analytics/summary/cache" "analyticsCacheSummary" "Analytics" "analytics.view" "Portkey's cache summary: hits, their latency (ms), requests, speedup (%)",
+        query: LOG_FILTERS, req: None, resp: "PortkeyCacheSummary", get(graphs::cache_summary)),
+    route!(Get "/v1/analytics/graphs/requests" "graphRequests" "Analytics" "analytics.view" "Portkey's requests graph",
+        query: GRAPH_Q, req: None, resp: "PortkeyGraph", get(graphs::requests)),
+    route!(Get "/v1/analytics/graphs/cost" "graphCost" "Analytics" "analytics.view" "Portkey's cost graph (US cents: total and per request)",
+        query: GRAPH_Q, req: None, resp: "PortkeyGraph", get(graphs::cost)),
+    route!(Get "/v1/analytics/graphs/latency" "graphLatency" "Analytics" "analytics.view" "Portkey's latency graph (ms: avg, p50, p90, p99)",
+        query: GRAPH_Q, req: None, resp: "PortkeyGraph", get(graphs::latency)),
+    route!(Get "/v1/analytics/graphs/tokens" "graphTokens" "Analytics" "analytics.view" "Portkey's tokens graph (total and per request)",
+        query: GRAPH_Q, req: None, resp: "PortkeyGraph", get(graphs::tokens)),
+    route!(Get "/v1/analytics/graphs/users" "graphUsers" "Analytics" "analytics.view" "Portkey's users graph (distinct metadata._user)",
+        query: GRAPH_Q, req: None, resp: "PortkeyGraph", get(graphs::users)),
+    route!(Get "/v1/analytics/graphs/users/requests" "graphUsersRequests" "Analytics" "analytics.view" "Portkey's requests-per-user graph",
+        query: GRAPH_Q, req: None, resp: "PortkeyGraph", get(graphs::users_requests)),
+    route!(Get "/v1/analytics/graphs/errors" "graphErrors" "Analytics" "analytics.view" "Portkey's errors graph",
+        query: GRAPH_Q, req: None, resp: "PortkeyGraph", get(graphs::errors)),
+    route!(Get "/v1/analytics/graphs/errors/rate" "graphErrorRate" "Analytics" "analytics.view" "Portkey's error-rate graph (%)",
+        query: GRAPH_Q, req: None, resp: "PortkeyGraph", get(graphs::error_rate)),
+    route!(Get "/v1/analytics/graphs/errors/stacks" "graphErrorStacks" "Analytics" "analytics.view" "Portkey's errors per status code per bucket",
+        query: GRAPH_Q, req: None, resp: "PortkeyGraph", get(graphs::error_stacks)),
+    route!(Get "/v1/analytics/graphs/errors/status-codes" "graphErrorStatusCodes" "Analytics" "analytics.view" "Portkey's errors per status code over the range",
+        query: GRAPH_Q, req: None, resp: "PortkeyGraph", get(graphs::error_status_codes)),
+    route!(Get "/v1/analytics/graphs/requests/rescued" "graphRescued" "Analytics" "analytics.view" "Portkey's requests rescued by retries and fallbacks",
+        query: GRAPH_Q, req: None, resp: "PortkeyGraph", get(graphs::rescued)),
+    route!(Get "/v1/analytics/graphs/cache/hit-rate" "graphCacheHitRate" "Analytics" "analytics.view" "Portkey's cache hits, hit rate (%) and cumulative savings (cents)",
+        query: GRAPH_Q, req: None, resp: "PortkeyGraph", get(graphs::cache_hit_rate)),
+    route!(Get "/v1/analytics/graphs/cache/latency" "graphCacheLatency" "Analytics" "analytics.view" "Portkey's cache-hit latency graph (ms)",
+        query: GRAPH_Q, req: None, resp: "PortkeyGraph", get(graphs::cache_latency)),
+    route!(Get "/v1/analytics/graphs/feedbacks" "graphFeedbacks" "Analytics" "analytics.view" "Portkey's feedback count graph",
+        query: GRAPH_Q, req: None, resp: "PortkeyGraph", get(graphs::feedbacks)),
+    route!(Get "/v1/analytics/graphs/feedbacks/scores" "graphFeedbackScores" "Analytics" "analytics.view" "Portkey's feedback per score",
+        query: GRAPH_Q, req: None, resp: "PortkeyGraph", get(graphs::feedback_scores)),
+    route!(Get "/v1/analytics/graphs/feedbacks/weighted" "graphFeedbackWeighted" "Analytics" "analytics.view" "Portkey's average weighted feedback (value × weight) graph",
+        query: GRAPH_Q, req: None, resp: "PortkeyGraph", get(graphs::feedback_weighted)),
+    route!(Get "/v1/analytics/graphs/feedbacks/ai-models" "graphFeedbackModels" "Analytics" "analytics.view" "Portkey's feedback per model",
+        query: GRAPH_Q, req: None, resp: "PortkeyGraph", get(graphs::feedback_models)),
+    route!(Get "/v1/analytics/groups/users" "analyticsGroupsUsers" "Analytics" "analytics.view" "Portkey's users groups: user, requests, cost (cents), with every metric",
+        query: PORTKEY_GROUP_Q, req: None, resp: "PortkeyGroups", get(portkey_groups::users)),
+    route!(Get "/v1/analytics/groups/ai-models" "analyticsGroupsModels" "Analytics" "analytics.view" "Portkey's model groups: ai_model, requests, with every metric",
+        query: PORTKEY_GROUP_Q, req: None, resp: "PortkeyGroups", get(portkey_groups::models)),
     route!(Get "/v1/analytics/groups/{dimension}" "analyticsGroups" "Analytics" "analytics.view" "Every metric per model, provider, provider_id, api_key, workspace, status, outcome, endpoint or metadata.<key>, largest first",
         query: GROUP_Q, req: None, resp: "AnalyticsGroups", get(analytics::groups)),
-    route!(Get "/v1/analytics/groups/metadata/{key}" "analyticsGroupsByMetadata" "Analytics" "analytics.view" "Every metric per value of one metadata key (Portkey's path; _user for end users)",
-        query: GROUP_Q, req: None, resp: "AnalyticsGroups", get(analytics::groups_metadata)),
+    route!(Get "/v1/analytics/groups/metadata/{key}" "analyticsGroupsByMetadata" "Analytics" "analytics.view" "Portkey's metadata groups: metadata_value, requests, cost (cents), avg_tokens, feedback, with every metric",
+        query: PORTKEY_GROUP_Q, req: None, resp: "PortkeyGroups", get(analytics::groups_metadata)),
     // This document
     route!(Get "/v1/admin/openapi.json" "openapi" "Meta" "any valid key" "This OpenAPI document",
         query: &[], req: None, resp: "OpenApi", get(openapi::serve)),

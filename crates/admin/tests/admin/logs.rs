@@ -15,10 +15,10 @@ use tower::ServiceExt;
 use crate::support::{BARE, H, ORG, W1, W1_READ, W2};
 
 /// 2026-03-02T00:00:00Z: a UTC midnight, so hours and days line up with the buckets.
-const T0: i64 = 1_772_409_600_000;
-const MIN: i64 = 60_000;
+pub(crate) const T0: i64 = 1_772_409_600_000;
+pub(crate) const MIN: i64 = 60_000;
 
-fn rec(id: &str, at_min: i64, ws: Option<&str>) -> LogRecord {
+pub(crate) fn rec(id: &str, at_min: i64, ws: Option<&str>) -> LogRecord {
     LogRecord {
         id: id.into(),
         trace_id: format!("trace-{id}"),
@@ -200,14 +200,14 @@ fn seed_records(h: &H) -> Vec<LogRecord> {
     vec![r01, r02, r03, r04, r05, r06, r07, r08, r09]
 }
 
-async fn seeded() -> H {
+pub(crate) async fn seeded() -> H {
     let h = H::new().await;
     let records = seed_records(&h);
     assert_eq!(h.logs.insert_batch(&records).await.unwrap(), 9);
     h
 }
 
-fn ids(v: &Value) -> Vec<String> {
+pub(crate) fn ids(v: &Value) -> Vec<String> {
     v["data"]
         .as_array()
         .unwrap_or_else(|| panic!("no data: {v}"))
@@ -226,7 +226,7 @@ fn strs(a: &[&str]) -> Vec<String> {
 }
 
 /// `GET`, asserting 400 naming `param`.
-async fn bad(h: &H, path: &str, param: &str) {
+pub(crate) async fn bad(h: &H, path: &str, param: &str) {
     let (s, v) = h.get(path, ORG).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{path}: {v}");
     assert_eq!(v["error"]["param"], param, "{path}: {v}");
@@ -994,13 +994,23 @@ async fn analytics_groups_by_every_dimension() {
     let alice = &users["data"][1];
     assert_eq!(alice["cost_nanos"], 8_000_000);
     assert_eq!(alice["unique_models"], 2);
-    // Portkey's paths for the same thing.
-    for path in [
-        "/v1/analytics/groups/users",
-        "/v1/analytics/groups/metadata/_user",
+    // Portkey's paths for the same groups, in Portkey's shape with every metric beside it.
+    for (path, field) in [
+        ("/v1/analytics/groups/users", "user"),
+        ("/v1/analytics/groups/metadata/_user", "metadata_value"),
     ] {
         let v = h.ok_get(path, ORG).await;
-        assert_eq!(v["data"], users["data"], "{path}");
+        let data = v["data"].as_array().unwrap();
+        assert_eq!(data.len(), 4, "{path}");
+        for (ours, theirs) in users["data"].as_array().unwrap().iter().zip(data) {
+            assert_eq!(theirs[field], ours["key"], "{path}");
+            assert_eq!(theirs["requests"], ours["requests"], "{path}");
+            assert_eq!(theirs["object"], "analytics-group", "{path}");
+            assert_eq!(
+                theirs["metrics"]["cost_nanos"], ours["cost_nanos"],
+                "{path}"
+            );
+        }
     }
     let v = h
         .ok_get(

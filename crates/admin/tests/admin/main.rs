@@ -2,6 +2,8 @@
 
 mod api_keys;
 mod configs;
+mod exports;
+mod graphs;
 mod integrations;
 mod logs;
 mod misc;

@@ -11,11 +11,14 @@
 //!   (counts, sums, latency histograms) for grains of 5 min, 1 h and 1 day, and for the 5 min
 //!   and 1 h grains the records per user (see [`crate::users`]);
 //! - `request_log_feedback`: feedback by id, indexed by trace id;
+//! - `request_log_exports`: asynchronous export jobs (see [`crate::ExportJob`]);
 //! - `portcullis_logs_schema`: the applied schema versions.
 
 mod analytics;
 mod db;
+mod exports;
 mod feedback;
+mod feedback_stats;
 mod filter;
 mod postgres;
 mod records;
@@ -30,14 +33,17 @@ use async_trait::async_trait;
 
 pub use analytics::{DEFAULT_GROUPS, MAX_GROUPS, MAX_SERIES_BUCKETS};
 pub use db::Backend;
+pub use exports::MAX_EXPORTS_LISTED;
 pub use records::{DEFAULT_PAGE, MAX_PAGE};
 pub use retention::DEFAULT_BATCH as DEFAULT_RETENTION_BATCH;
 pub use sqlite::FILE_NAME;
 
 use crate::dims::DimsCache;
 use crate::error::{LogError, ResultExt};
+use crate::export_job::{ExportJob, ExportStatus};
 use crate::query::{
-    Aggregates, Bucket, Feedback, FeedbackUpdate, Group, GroupBy, LogFilter, Page, PageRequest,
+    Aggregates, Bucket, Feedback, FeedbackBy, FeedbackGroup, FeedbackUpdate, Group, GroupBy,
+    LogFilter, Page, PageRequest,
 };
 use crate::record::LogRecord;
 use db::Db;
@@ -106,8 +112,52 @@ pub trait LogStore: Send + Sync {
     /// All feedback on a trace, oldest first.
     async fn feedback_for_trace(&self, trace_id: &str) -> Result<Vec<Feedback>, LogError>;
 
+    /// Feedback counts and weighted scores grouped `by` (time buckets ascending, scores
+    /// ascending, models and metadata values largest first). A store without feedback
+    /// analytics refuses.
+    async fn feedback_stats(
+        &self,
+        _filter: &LogFilter,
+        _by: &FeedbackBy,
+    ) -> Result<Vec<FeedbackGroup>, LogError> {
+        Err(unsupported("feedback analytics"))
+    }
+
+    /// Stores a new export job (a duplicate id is invalid). A store without export jobs
+    /// refuses this and the calls below.
+    async fn create_export(&self, _job: &ExportJob) -> Result<(), LogError> {
+        Err(unsupported("log export jobs"))
+    }
+
+    async fn get_export(&self, _id: &str) -> Result<Option<ExportJob>, LogError> {
+        Err(unsupported("log export jobs"))
+    }
+
+    /// Export jobs newest first (at most [`MAX_EXPORTS_LISTED`]), of `workspaces` only when
+    /// given.
+    async fn list_exports(
+        &self,
+        _workspaces: Option<&[String]>,
+    ) -> Result<Vec<ExportJob>, LogError> {
+        Err(unsupported("log export jobs"))
+    }
+
+    /// Replaces the stored job by `job` if its status is still `expected`; returns whether it
+    /// was (compare-and-set: of two replicas moving one job, one wins).
+    async fn replace_export(
+        &self,
+        _job: &ExportJob,
+        _expected: ExportStatus,
+    ) -> Result<bool, LogError> {
+        Err(unsupported("log export jobs"))
+    }
+
     /// Closes the connections (further calls fail).
     async fn close(&self);
+}
+
+fn unsupported(what: &str) -> LogError {
+    LogError::Invalid(format!("this log store does not keep {what}"))
 }
 
 /// The SQL log store, on either backend. Cloning is cheap and shares the pool.
@@ -240,6 +290,37 @@ impl LogStore for SqlLogStore {
 
     async fn feedback_for_trace(&self, trace_id: &str) -> Result<Vec<Feedback>, LogError> {
         feedback::for_trace(&self.db, trace_id).await
+    }
+
+    async fn feedback_stats(
+        &self,
+        filter: &LogFilter,
+        by: &FeedbackBy,
+    ) -> Result<Vec<FeedbackGroup>, LogError> {
+        feedback_stats::stats(&self.db, filter, by).await
+    }
+
+    async fn create_export(&self, job: &ExportJob) -> Result<(), LogError> {
+        exports::create(&self.db, job).await
+    }
+
+    async fn get_export(&self, id: &str) -> Result<Option<ExportJob>, LogError> {
+        exports::get(&self.db, id).await
+    }
+
+    async fn list_exports(
+        &self,
+        workspaces: Option<&[String]>,
+    ) -> Result<Vec<ExportJob>, LogError> {
+        exports::list(&self.db, workspaces).await
+    }
+
+    async fn replace_export(
+        &self,
+        job: &ExportJob,
+        expected: ExportStatus,
+    ) -> Result<bool, LogError> {
+        exports::replace(&self.db, job, expected).await
     }
 
     async fn close(&self) {

@@ -24,9 +24,10 @@ const APPLICATION_NAME: &str = "portcullis-logs";
 /// `pg_advisory_xact_lock` key for schema changes (ASCII "pclogsch").
 const SCHEMA_LOCK: i64 = 0x7063_6c6f_6773_6368;
 
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE IF NOT EXISTS request_logs (
     id TEXT COLLATE "C" PRIMARY KEY,
     created_at BIGINT NOT NULL,
@@ -116,7 +117,28 @@ CREATE TABLE IF NOT EXISTS request_log_feedback (
 CREATE INDEX IF NOT EXISTS request_log_feedback_trace ON request_log_feedback (trace_id, created_at);
 CREATE INDEX IF NOT EXISTS request_log_feedback_created ON request_log_feedback (created_at);
 "#,
-)];
+    ),
+    (
+        2,
+        r#"
+CREATE TABLE IF NOT EXISTS request_log_exports (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT,
+    status TEXT NOT NULL,
+    filters TEXT NOT NULL,
+    filter TEXT NOT NULL,
+    requested_data TEXT NOT NULL,
+    description TEXT,
+    total_records BIGINT,
+    error TEXT,
+    created_by TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS request_log_exports_workspace ON request_log_exports (workspace_id, created_at);
+"#,
+    ),
+];
 
 /// Opens a pool on `postgres://…` (URL parameters such as `sslmode`, `application_name` and
 /// `options=-c search_path=…` honoured) and prepares the schema.

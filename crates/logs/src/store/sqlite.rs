@@ -27,9 +27,10 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 const MAX_PARAMS: usize = 16_000;
 
 /// Schema steps, applied in order once each (and idempotent anyway).
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE IF NOT EXISTS request_logs (
     id TEXT NOT NULL UNIQUE,
     created_at INTEGER NOT NULL,
@@ -118,7 +119,28 @@ CREATE TABLE IF NOT EXISTS request_log_feedback (
 CREATE INDEX IF NOT EXISTS request_log_feedback_trace ON request_log_feedback (trace_id, created_at);
 CREATE INDEX IF NOT EXISTS request_log_feedback_created ON request_log_feedback (created_at);
 "#,
-)];
+    ),
+    (
+        2,
+        r#"
+CREATE TABLE IF NOT EXISTS request_log_exports (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT,
+    status TEXT NOT NULL,
+    filters TEXT NOT NULL,
+    filter TEXT NOT NULL,
+    requested_data TEXT NOT NULL,
+    description TEXT,
+    total_records INTEGER,
+    error TEXT,
+    created_by TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS request_log_exports_workspace ON request_log_exports (workspace_id, created_at);
+"#,
+    ),
+];
 
 /// Opens (creating the directory, the file and the schema as needed) a SQLite log database.
 pub(crate) async fn open(path: &Path) -> Result<Db, LogError> {

@@ -3,6 +3,7 @@
 //! failed instead when `PORTCULLIS_REQUIRE_SERVICES=1`).
 
 mod analytics;
+mod exports;
 mod feedback;
 mod fixtures;
 mod harness;
@@ -49,6 +50,8 @@ on_both_backends! {
     analytics::analytics_edge_cases,
     retention::retention_deletes_only_old_rows_and_keeps_rollups_exact,
     feedback::feedback_lifecycle,
+    exports::export_jobs_lifecycle,
+    exports::feedback_stats_group_and_filter,
     writer::writer_drains_everything_on_shutdown,
     writer::concurrent_writers_on_two_stores_lose_nothing,
     schema::opening_is_idempotent_and_concurrent_opens_are_safe,

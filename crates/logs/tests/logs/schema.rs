@@ -65,7 +65,7 @@ pub async fn coexists_with_catalog_migrations(url: String, schema: String) {
         .fetch_all(&mut conn)
         .await
         .unwrap();
-    assert_eq!(ours, vec![1]);
+    assert_eq!(ours, vec![1, 2]);
     // The tables are in the search_path schema.
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = $1 \
@@ -75,8 +75,8 @@ pub async fn coexists_with_catalog_migrations(url: String, schema: String) {
     .fetch_one(&mut conn)
     .await
     .unwrap();
-    // request_logs (payloads and metadata inline), _dims, _rollups, _feedback.
-    assert_eq!(n, 4);
+    // request_logs (payloads and metadata inline), _dims, _rollups, _feedback, _exports.
+    assert_eq!(n, 5);
     store.close().await;
     // Reopening is a no-op.
     let again = SqlLogStore::open_postgres(&url).await.unwrap();

@@ -3,6 +3,7 @@
 use axum::Json;
 use serde_json::{Map, Value, json};
 
+mod portkey_schemas;
 mod schemas;
 
 use schemas::{r, s, schemas};

@@ -10,31 +10,31 @@ pub(super) fn s() -> Value {
     json!({ "type": "string" })
 }
 
-fn ts() -> Value {
+pub(super) fn ts() -> Value {
     json!({ "type": ["string", "null"], "format": "date-time", "example": "2026-03-02T16:36:52.000Z" })
 }
 
-fn ns() -> Value {
+pub(super) fn ns() -> Value {
     json!({ "type": ["string", "null"] })
 }
 
-fn int() -> Value {
+pub(super) fn int() -> Value {
     json!({ "type": "integer" })
 }
 
-fn b() -> Value {
+pub(super) fn b() -> Value {
     json!({ "type": "boolean" })
 }
 
-fn arr(items: Value) -> Value {
+pub(super) fn arr(items: Value) -> Value {
     json!({ "type": "array", "items": items })
 }
 
-fn nullable(v: Value) -> Value {
+pub(super) fn nullable(v: Value) -> Value {
     json!({ "anyOf": [v, { "type": "null" }] })
 }
 
-fn obj(props: &[(&str, Value)], required: &[&str]) -> Value {
+pub(super) fn obj(props: &[(&str, Value)], required: &[&str]) -> Value {
     let p: Map<String, Value> = props
         .iter()
         .map(|(k, v)| ((*k).to_owned(), v.clone()))
@@ -42,7 +42,7 @@ fn obj(props: &[(&str, Value)], required: &[&str]) -> Value {
     json!({ "type": "object", "properties": p, "required": required, "additionalProperties": true })
 }
 
-fn list_of(item: &str) -> Value {
+pub(super) fn list_of(item: &str) -> Value {
     obj(
         &[
             ("object", json!({"const": "list"})),
@@ -53,15 +53,15 @@ fn list_of(item: &str) -> Value {
     )
 }
 
-fn any_obj() -> Value {
+pub(super) fn any_obj() -> Value {
     json!({ "type": "object", "additionalProperties": true })
 }
 
-fn num() -> Value {
+pub(super) fn num() -> Value {
     json!({ "type": "number" })
 }
 
-fn nint() -> Value {
+pub(super) fn nint() -> Value {
     json!({ "type": ["integer", "null"] })
 }
 
@@ -355,7 +355,7 @@ pub(super) fn schemas() -> Map<String, Value> {
         ],
         &["status", "feedback_ids"],
     );
-    let entries: Vec<(&str, Value)> = vec![
+    let mut entries: Vec<(&str, Value)> = vec![
         (
             "Empty",
             json!({ "type": "object", "description": "`{}`", "additionalProperties": true }),
@@ -1089,6 +1089,7 @@ pub(super) fn schemas() -> Map<String, Value> {
             json!({ "type": "object", "description": "this document", "additionalProperties": true }),
         ),
     ];
+    entries.extend(super::portkey_schemas::entries());
     entries
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
