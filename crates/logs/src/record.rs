@@ -109,6 +109,10 @@ pub struct LogRecord {
     pub w3c_trace_id: String,
     pub span_id: String,
     pub parent_span_id: Option<String>,
+    /// The caller's `sampled` flag when it sent `traceparent` (`None`: it did not). Traces
+    /// follow it (parent-based sampling); it is not stored.
+    #[serde(skip)]
+    pub sampled: Option<bool>,
     /// Unix milliseconds when the request arrived.
     pub created_at: i64,
     pub workspace_id: Option<String>,
@@ -160,5 +164,53 @@ impl LogRecord {
     /// The end user (`_user` metadata), if any.
     pub fn user(&self) -> Option<&str> {
         self.metadata.get("_user").and_then(Value::as_str)
+    }
+
+    /// About how much memory the record holds (the struct, its strings, metadata and payloads),
+    /// cheap to compute: what the log queue's byte budget counts. A pure function of the
+    /// record, so adding on entry and subtracting after the write always balance.
+    pub fn approx_bytes(&self) -> usize {
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        // A map entry's own overhead (node, key string, value header), roughly.
+        const ENTRY: usize = 64;
+        let metadata: usize = self
+            .metadata
+            .iter()
+            .map(|(k, v)| ENTRY + k.len() + v.as_str().map_or(16, str::len))
+            .sum();
+        std::mem::size_of::<LogRecord>()
+            + self.id.len()
+            + self.trace_id.len()
+            + self.w3c_trace_id.len()
+            + self.span_id.len()
+            + opt(&self.parent_span_id)
+            + opt(&self.workspace_id)
+            + opt(&self.api_key_id)
+            + opt(&self.provider_id)
+            + opt(&self.integration_id)
+            + opt(&self.provider)
+            + opt(&self.requested_model)
+            + opt(&self.model)
+            + self.endpoint.len()
+            + self.method.len()
+            + self.path.len()
+            + opt(&self.error_code)
+            + opt(&self.error_type)
+            + opt(&self.error_message)
+            + self.cache_status.len()
+            + self
+                .fallback_path
+                .iter()
+                .map(|p| 24 + p.len())
+                .sum::<usize>()
+            + self.guardrails.as_ref().map_or(0, |_| 256)
+            + metadata
+            + self.payload_bytes()
+    }
+
+    /// Bytes of the request and response payloads kept in the record.
+    pub fn payload_bytes(&self) -> usize {
+        self.request_body.as_ref().map_or(0, String::len)
+            + self.response_body.as_ref().map_or(0, String::len)
     }
 }

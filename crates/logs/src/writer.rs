@@ -57,7 +57,10 @@ pub(crate) async fn run(
                 _ = tokio::time::sleep_until(deadline), if !stopping => break,
             }
         }
+        let bytes: u64 = batch.iter().map(|r| r.approx_bytes() as u64).sum();
         write(&*store, batch, &cfg, &counters).await;
+        // The batch is gone (written or given up): its bytes leave the budget.
+        counters.bytes.fetch_sub(bytes, Ordering::Relaxed);
     }
 }
 

@@ -121,6 +121,7 @@ fn rec(i: usize) -> LogRecord {
 fn config() -> SinkConfig {
     SinkConfig {
         capacity: 100,
+        max_bytes: portcullis_logs::sink::DEFAULT_MAX_BYTES,
         batch_size: 10,
         flush_interval: Duration::from_millis(50),
         max_attempts: 4,
@@ -221,6 +222,84 @@ async fn a_full_queue_drops_and_counts_without_waiting() {
     let report = sink.shutdown(Duration::from_secs(10)).await;
     assert_eq!((report.written, report.failed, report.left), (110, 0, 0));
     assert_eq!(fake.written.lock().unwrap().len(), 110);
+}
+
+fn with_payloads(i: usize, len: usize) -> LogRecord {
+    LogRecord {
+        request_body: Some("q".repeat(len)),
+        response_body: Some("a".repeat(len)),
+        ..rec(i)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn past_the_byte_budget_payloads_are_shed_then_records_dropped() {
+    let gate = Arc::new(Semaphore::new(0));
+    let fake = Arc::new(Fake {
+        script: Script {
+            gate: Some(gate.clone()),
+            ..Script::default()
+        },
+        ..Fake::default()
+    });
+    let bare = rec(0).approx_bytes() as u64;
+    let big = with_payloads(0, 10_000).approx_bytes() as u64;
+    assert_eq!(big, bare + 20_000);
+    // Room for three records with payloads, plus a little.
+    let budget = 3 * big + bare / 2;
+    let sink = start(
+        &fake,
+        SinkConfig {
+            max_bytes: budget as usize,
+            ..config()
+        },
+    );
+    for i in 0..3 {
+        assert!(sink.log(with_payloads(i, 10_000)));
+    }
+    assert_eq!(sink.stats().queue_bytes, 3 * big);
+    // The fourth does not fit with its payloads, nor without: the slack is half a bare record.
+    assert!(!sink.log(with_payloads(3, 10_000)));
+    let s = sink.stats();
+    assert_eq!((s.accepted, s.dropped, s.payloads_shed), (3, 1, 1));
+    // The writer holds the first batch (all three) in the store: their bytes stay counted
+    // until the write ends.
+    settle().await;
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    settle().await;
+    assert_eq!(fake.calls.lock().unwrap().len(), 1);
+    assert_eq!(sink.stats().queue_depth, 0);
+    assert_eq!(sink.stats().queue_bytes, 3 * big);
+    gate.add_permits(1);
+    settle().await;
+    assert_eq!(sink.stats().queue_bytes, 0);
+    // With room for one record with payloads and a bare one, the second keeps its numbers.
+    let sink2 = start(
+        &fake,
+        SinkConfig {
+            max_bytes: (big + bare + bare / 2) as usize,
+            ..config()
+        },
+    );
+    assert!(sink2.log(with_payloads(10, 10_000)));
+    assert!(sink2.log(with_payloads(11, 10_000)));
+    let s = sink2.stats();
+    assert_eq!((s.accepted, s.dropped, s.payloads_shed), (2, 0, 1));
+    let stripped = rec(11).approx_bytes() as u64;
+    assert_eq!(
+        s.queue_bytes,
+        with_payloads(10, 10_000).approx_bytes() as u64 + stripped
+    );
+    gate.add_permits(100);
+    let report = sink2.shutdown(Duration::from_secs(10)).await;
+    assert_eq!((report.written, report.left), (2, 0));
+    let kept = |id: &str| {
+        let written = fake.written.lock().unwrap();
+        written.iter().find(|r| r.id == id).unwrap().payload_bytes()
+    };
+    assert_eq!((kept("r10"), kept("r11")), (20_000, 0));
+    let report = sink.shutdown(Duration::from_secs(10)).await;
+    assert_eq!((report.written, report.left), (3, 0));
 }
 
 #[tokio::test(start_paused = true)]

@@ -128,7 +128,7 @@ async fn run(
     extract::check_content_type(&parts.headers, true)?;
     let raw = extract::read_limited(body, state.settings.limits.max_body_bytes).await?;
     let body: JsonObject = extract::json_object(&raw)?;
-    draft.request_json(&body, raw.len());
+    draft.request_json(&body, &raw);
 
     // 1. authenticate (and apply the key's defaults).
     let (snap, caller) = governance::admit_caller(state, &parts.headers, portkey)?;

@@ -67,6 +67,9 @@ pub struct LogSettings {
     pub enabled: bool,
     /// Records waiting to be written; when full, new records are dropped (and counted).
     pub queue_capacity: usize,
+    /// Memory the queue may hold, in bytes (payloads included); past it records are queued
+    /// without payloads, and dropped when even that does not fit (both counted).
+    pub queue_max_bytes: usize,
     /// Records per database write, at most (a batch is what the queue holds when the writer is
     /// free; large batches form only under load and make each record cheaper to write).
     pub batch_size: usize,
@@ -85,6 +88,7 @@ impl Default for LogSettings {
         LogSettings {
             enabled: true,
             queue_capacity: 65_536,
+            queue_max_bytes: portcullis_logs::sink::DEFAULT_MAX_BYTES,
             batch_size: 10_000,
             flush_interval_ms: 50,
             retention_days: 30,
@@ -295,6 +299,9 @@ impl Settings {
         }
         if self.logs.queue_capacity == 0 {
             return bad("logs.queue_capacity", "must be at least 1");
+        }
+        if self.logs.queue_max_bytes < 64 * 1024 {
+            return bad("logs.queue_max_bytes", "must be at least 65536 (64 KiB)");
         }
         if self.logs.batch_size == 0 || self.logs.batch_size > 10_000 {
             return bad("logs.batch_size", "must be between 1 and 10000");

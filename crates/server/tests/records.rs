@@ -161,6 +161,35 @@ async fn a_callers_trace_context_is_joined() {
         !tp.contains("00f067aa0ba902b7"),
         "the provider's parent is the gateway's span"
     );
+    assert!(
+        tp.ends_with("-01"),
+        "the caller's sampled flag is kept: {tp}"
+    );
+}
+
+#[tokio::test]
+async fn a_callers_decision_not_to_sample_reaches_the_provider() {
+    let r = rig().await;
+    let resp = r
+        .chat(msg("gpt-4o-mini"))
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+        )
+        .send()
+        .await
+        .unwrap();
+    let _ = resp.text().await.unwrap();
+    let rec = r.records(1).await.remove(0);
+    assert_eq!(rec.sampled, Some(false));
+    let tp = r.mock.requests()[0]
+        .header("traceparent")
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        tp,
+        format!("00-4bf92f3577b34da6a3ce929d0e0e4736-{}-00", rec.span_id)
+    );
 }
 
 #[tokio::test]

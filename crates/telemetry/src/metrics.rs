@@ -12,8 +12,8 @@
 //! | `portcullis_cost_usd_total` | counter | provider, model, workspace |
 //! | `portcullis_cache_total` | counter | status |
 //! | `portcullis_retries_total`, `portcullis_retries_exhausted_total`, `portcullis_fallbacks_total` | counter | |
-//! | `portcullis_log_queue_depth` | gauge | |
-//! | `portcullis_log_records_dropped_total`, `portcullis_log_records_written_total` | counter (set) | |
+//! | `portcullis_log_queue_depth`, `portcullis_log_queue_bytes` | gauge | |
+//! | `portcullis_log_records_dropped_total`, `portcullis_log_payloads_shed_total`, `portcullis_log_records_written_total` | counter (set) | |
 //! | `portcullis_budget_remaining`, `portcullis_rate_limit_remaining` | gauge | scope_kind, scope_id, kind |
 //! | `portcullis_metrics_series_overflow_total` | counter | |
 //!
@@ -42,7 +42,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use hashbrown::{Equivalent, HashMap};
-use portcullis_logs::{LogRecord, Outcome};
+use portcullis_logs::{LogRecord, Outcome, SinkStats};
 use prometheus_client::encoding::{
     EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet, prometheus_text, text,
 };
@@ -398,7 +398,9 @@ pub struct Metrics {
     retries_exhausted: Counter,
     fallbacks: Counter,
     log_queue_depth: Gauge,
+    log_queue_bytes: Gauge,
     log_dropped: Counter,
+    log_shed: Counter,
     log_written: Counter,
     budget_remaining: ScopeGauges,
     rate_limit_remaining: ScopeGauges,
@@ -515,11 +517,23 @@ impl Metrics {
             "Log records waiting to be written",
             log_queue_depth.clone(),
         );
+        let log_queue_bytes = Gauge::default();
+        registry.register(
+            "log_queue_bytes",
+            "Memory held by log records waiting to be written (bytes, approximate)",
+            log_queue_bytes.clone(),
+        );
         let log_dropped = Counter::default();
         registry.register(
             "log_records_dropped",
             "Log records dropped because the queue was full",
             log_dropped.clone(),
+        );
+        let log_shed = Counter::default();
+        registry.register(
+            "log_payloads_shed",
+            "Log records queued without their payloads because the queue was over its byte budget",
+            log_shed.clone(),
         );
         let log_written = Counter::default();
         registry.register(
@@ -562,7 +576,9 @@ impl Metrics {
             retries_exhausted,
             fallbacks,
             log_queue_depth,
+            log_queue_bytes,
             log_dropped,
+            log_shed,
             log_written,
             budget_remaining,
             rate_limit_remaining,
@@ -769,15 +785,15 @@ impl Metrics {
     }
 
     /// Sets the log queue's depth and the writer's running totals (absolute values).
-    pub fn set_log_queue(&self, depth: u64, dropped_total: u64, written_total: u64) {
-        self.log_queue_depth
-            .set(i64::try_from(depth).unwrap_or(i64::MAX));
-        self.log_dropped
+    pub fn set_log_queue(&self, s: &SinkStats) {
+        let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.log_queue_depth.set(gauge(s.queue_depth));
+        self.log_queue_bytes.set(gauge(s.queue_bytes));
+        self.log_dropped.inner().store(s.dropped, Ordering::Relaxed);
+        self.log_shed
             .inner()
-            .store(dropped_total, Ordering::Relaxed);
-        self.log_written
-            .inner()
-            .store(written_total, Ordering::Relaxed);
+            .store(s.payloads_shed, Ordering::Relaxed);
+        self.log_written.inner().store(s.written, Ordering::Relaxed);
     }
 
     /// Sets what remains of a budget, e.g. `("workspace", "ws_1", "cost", 12.5)`. Scope ids are

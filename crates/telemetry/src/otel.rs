@@ -29,8 +29,9 @@
 //!   `portcullis.cache_status`, `portcullis.retry_count`, `portcullis.fallback_count`,
 //!   `portcullis.overhead_us`, `portcullis.upstream_us`, `portcullis.ttft_us`.
 //!
-//! Bodies, metadata and the end user are never put on spans. Every record is exported (the
-//! record does not carry the caller's `sampled` flag).
+//! Bodies, metadata and the end user are never put on spans. Sampling is parent-based: a
+//! request whose caller sent `traceparent` with the sampled flag off is not exported (its
+//! providers receive the flag off too); every other request is.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -220,6 +221,9 @@ impl Tracing {
         let Some(inner) = &self.inner else {
             return;
         };
+        if record.sampled == Some(false) {
+            return;
+        }
         let span = span_data(record, inner.scope.clone());
         if inner.tx.try_send(Msg::Span(Box::new(span))).is_err() {
             inner.counters.dropped.fetch_add(1, Ordering::Relaxed);

@@ -16,12 +16,14 @@ pub struct TraceParent {
     pub sampled: bool,
 }
 
-/// Formats a `traceparent` header value: `00-<trace id>-<span id>-01` (always sampled).
+/// Formats a `traceparent` header value: `00-<trace id>-<span id>-<flags>`, flags `01` when
+/// `sampled`, else `00`.
 ///
 /// The ids are written as given; pass ids from [`new_trace_id`] / [`new_span_id`] or a parsed
 /// header.
-pub fn traceparent(w3c_trace_id: &str, span_id: &str) -> String {
-    format!("00-{w3c_trace_id}-{span_id}-01")
+pub fn traceparent(w3c_trace_id: &str, span_id: &str, sampled: bool) -> String {
+    let flags = if sampled { "01" } else { "00" };
+    format!("00-{w3c_trace_id}-{span_id}-{flags}")
 }
 
 /// Parses an incoming `traceparent` header per W3C Trace Context.

@@ -4,7 +4,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use portcullis_logs::LogRecord;
+use portcullis_logs::{LogRecord, SinkStats};
 use portcullis_telemetry::Metrics;
 use portcullis_telemetry::metrics::{CONTENT_TYPE, Limits, OPENMETRICS_CONTENT_TYPE};
 
@@ -317,15 +317,25 @@ fn typical_requests_render_the_expected_series() {
 #[test]
 fn gauges_set_by_callers() {
     let m = Metrics::new();
-    m.set_log_queue(17, 3, 1000);
-    m.set_log_queue(5, 4, 1200);
+    let stats = |queue_depth, queue_bytes, dropped, payloads_shed, written| SinkStats {
+        queue_depth,
+        queue_bytes,
+        dropped,
+        payloads_shed,
+        written,
+        ..SinkStats::default()
+    };
+    m.set_log_queue(&stats(17, 9_000, 3, 1, 1000));
+    m.set_log_queue(&stats(5, 4_096, 4, 2, 1200));
     m.set_budget_remaining("workspace", "ws_1", "cost", 12.5);
     m.set_budget_remaining("workspace", "ws_1", "cost", 10.25);
     m.set_budget_remaining("api_key", "key_9", "tokens", 5000.0);
     m.set_rate_limit_remaining("api_key", "key_9", "requests", 42.0);
     let s = parse(&m.render());
     assert_eq!(value(&s, "portcullis_log_queue_depth", &[]), 5.0);
+    assert_eq!(value(&s, "portcullis_log_queue_bytes", &[]), 4096.0);
     assert_eq!(value(&s, "portcullis_log_records_dropped_total", &[]), 4.0);
+    assert_eq!(value(&s, "portcullis_log_payloads_shed_total", &[]), 2.0);
     assert_eq!(
         value(&s, "portcullis_log_records_written_total", &[]),
         1200.0

@@ -264,6 +264,27 @@ async fn traceparent_ids_reach_the_collector_on_a_current_thread_runtime() {
     assert!(tracing.shutdown().await.is_ok());
 }
 
+/// Parent-based sampling: a caller that decided not to sample gets no span; one that decided
+/// to, or sent no trace context, does.
+#[tokio::test]
+async fn a_callers_decision_not_to_sample_is_followed() {
+    let (addr, mut rx, _) = collector(200).await;
+    let tracing = Tracing::start(Some(&settings(addr))).unwrap();
+    for (k, sampled) in [(1, Some(false)), (2, Some(true)), (3, None)] {
+        let mut r = common::success();
+        r.span_id = format!("{k:016x}");
+        r.sampled = sampled;
+        tracing.record(&r);
+    }
+    timeout(WAIT, tracing.flush()).await.unwrap().unwrap();
+    let (_, got) = spans(&mut rx, 2).await;
+    let mut ids: Vec<String> = got.iter().map(|s| hex(&s.span_id)).collect();
+    ids.sort();
+    assert_eq!(ids, [format!("{:016x}", 2), format!("{:016x}", 3)]);
+    assert_eq!(tracing.stats().exported, 2);
+    timeout(WAIT, tracing.shutdown()).await.unwrap().unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_spans_are_batched() {
     let (addr, mut rx, _) = collector(200).await;

@@ -11,10 +11,19 @@ const P: &str = "00f067aa0ba902b7";
 #[test]
 fn formats_a_sampled_version_00_header() {
     assert_eq!(
-        traceparent(T, P),
+        traceparent(T, P, true),
         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     );
-    let parsed = parse_traceparent(&traceparent(T, P)).unwrap();
+    assert_eq!(
+        traceparent(T, P, false),
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
+    );
+    assert!(
+        !parse_traceparent(&traceparent(T, P, false))
+            .unwrap()
+            .sampled
+    );
+    let parsed = parse_traceparent(&traceparent(T, P, true)).unwrap();
     assert_eq!(
         parsed,
         TraceParent {
@@ -105,7 +114,7 @@ fn generated_ids_are_valid_random_and_usable() {
         assert!(is_valid_trace_id(&t), "{t}");
         assert!(is_valid_span_id(&s), "{s}");
         assert!(seen.insert(t));
-        let parsed = parse_traceparent(&traceparent(&new_trace_id(), &s)).unwrap();
+        let parsed = parse_traceparent(&traceparent(&new_trace_id(), &s, true)).unwrap();
         assert_eq!(parsed.parent_span_id, s);
     }
 }

@@ -24,6 +24,7 @@ mod postgres;
 mod records;
 mod retention;
 mod sqlite;
+mod sqlite_bulk;
 mod write;
 
 use std::path::Path;
@@ -165,6 +166,8 @@ fn unsupported(what: &str) -> LogError {
 pub struct SqlLogStore {
     db: Db,
     dims: Arc<DimsCache>,
+    /// SQLite: the writer's own connection.
+    bulk: Option<Arc<sqlite_bulk::Bulk>>,
     /// SQLite: the WAL checkpointer, stopped when the last clone goes.
     _checkpointer: Option<Arc<sqlite::Checkpointer>>,
 }
@@ -178,13 +181,25 @@ impl SqlLogStore {
         SqlLogStore {
             db,
             dims: Arc::new(DimsCache::default()),
+            bulk: None,
             _checkpointer: checkpointer,
         }
     }
 
     /// Opens (creating directory, file and schema as needed) a SQLite log database.
     pub async fn open_sqlite(path: &Path) -> Result<SqlLogStore, LogError> {
-        sqlite::open(path).await.map(SqlLogStore::from_db)
+        let db = sqlite::open(path).await?;
+        let at = path.to_owned();
+        let bulk = tokio::task::spawn_blocking(move || sqlite_bulk::Bulk::open(&at))
+            .await
+            .map_err(|_| LogError::Open {
+                target: path.display().to_string(),
+                reason: "opening the writer's connection panicked".to_owned(),
+            })??;
+        Ok(SqlLogStore {
+            bulk: Some(Arc::new(bulk)),
+            ..SqlLogStore::from_db(db)
+        })
     }
 
     /// Opens `<data_dir>/logs.db`: the logs sit beside the catalog but in their own file, so
@@ -224,7 +239,7 @@ pub(crate) fn now_ms() -> i64 {
 #[async_trait]
 impl LogStore for SqlLogStore {
     async fn insert_batch(&self, records: &[LogRecord]) -> Result<u64, LogError> {
-        write::insert_batch(&self.db, &self.dims, records).await
+        write::insert_batch(&self.db, self.bulk.as_deref(), &self.dims, records).await
     }
 
     async fn get(&self, id: &str) -> Result<Option<LogRecord>, LogError> {
@@ -324,6 +339,9 @@ impl LogStore for SqlLogStore {
     }
 
     async fn close(&self) {
+        if let Some(b) = &self.bulk {
+            b.close().await;
+        }
         self.db.close().await;
     }
 }

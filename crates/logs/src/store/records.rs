@@ -84,6 +84,8 @@ impl RecordRow {
             w3c_trace_id: self.w3c_trace_id,
             span_id: self.span_id,
             parent_span_id: self.parent_span_id,
+            // Not stored: it only steers tracing while the request runs.
+            sampled: None,
             created_at: self.created_at,
             workspace_id: self.workspace_id,
             api_key_id: self.api_key_id,

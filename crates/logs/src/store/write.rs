@@ -5,8 +5,12 @@
 //! nothing twice.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use sqlx::PgPool;
 
 use super::db::{Db, Tx};
+use super::sqlite_bulk::Bulk;
 use super::{postgres, sqlite};
 use crate::derive::{Derived, clamp_u64};
 use crate::dims::{Dims, DimsCache};
@@ -297,51 +301,58 @@ pub(crate) async fn apply(
     }
 }
 
-/// Writes a batch in one transaction; returns how many records were new.
+/// Writes a batch in one transaction; returns how many records were new. SQLite writes
+/// through its bulk writer (`bulk`, always present for a SQLite store).
 pub(crate) async fn insert_batch(
     db: &Db,
-    cache: &DimsCache,
+    bulk: Option<&Bulk>,
+    cache: &Arc<DimsCache>,
     records: &[LogRecord],
 ) -> Result<u64, LogError> {
-    if records.is_empty() {
-        return Ok(0);
-    }
     let mut seen = HashSet::with_capacity(records.len());
     let rows: Vec<RawRow> = records
         .iter()
         .filter(|r| seen.insert(r.id.as_str()))
         .map(RawRow::of)
         .collect();
-    match db {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    match (db, bulk) {
+        (Db::Sqlite(_), Some(bulk)) => bulk.write(rows, cache.clone()).await,
+        (Db::Sqlite(_), None) => Err(LogError::Backend {
+            op: "write log batch",
+            reason: "the log store is closed".to_owned(),
+        }),
         // Two transactions at once let the server use a second core (and overlap one half's
         // rows with the other's rollups). The halves split by time, so they share few rollup
         // rows; should one fail, the retried batch skips the records the other committed.
-        Db::Postgres(_) if rows.len() >= PARALLEL_MIN => {
+        (Db::Postgres(pool), _) if rows.len() >= PARALLEL_MIN => {
             let (a, b) = rows.split_at(rows.len() / 2);
-            let (a, b) =
-                futures_util::future::join(write_rows(db, cache, a), write_rows(db, cache, b))
-                    .await;
+            let (a, b) = futures_util::future::join(
+                write_rows_pg(pool, cache, a),
+                write_rows_pg(pool, cache, b),
+            )
+            .await;
             Ok(a? + b?)
         }
-        _ => write_rows(db, cache, &rows).await,
+        (Db::Postgres(pool), _) => write_rows_pg(pool, cache, &rows).await,
     }
 }
 
 /// PostgreSQL batches of at least this many records are written as two transactions at once.
 const PARALLEL_MIN: usize = 2_000;
 
-/// Writes prepared rows in one transaction; returns how many records were new.
-async fn write_rows(db: &Db, cache: &DimsCache, rows: &[RawRow]) -> Result<u64, LogError> {
+/// Writes prepared rows in one PostgreSQL transaction; returns how many records were new.
+async fn write_rows_pg(pool: &PgPool, cache: &DimsCache, rows: &[RawRow]) -> Result<u64, LogError> {
     // The rollup deltas of every record, computed on another thread while the rows are
     // written (then redone for the new ones only, in the rare batch that had old ones).
     let inputs: Vec<AggInput> = rows.iter().map(|r| r.input.clone()).collect();
     let all_deltas = tokio::task::spawn_blocking(move || deltas(&inputs, |_, _| true));
-    let mut tx = db.write().await.or_backend("begin log batch")?;
-    let inserted = match &mut tx {
-        Tx::Sqlite(t) => sqlite::insert_rows(t, rows).await,
-        Tx::Postgres(t) => postgres::insert_rows(t, rows).await,
-    }
-    .or_backend("insert log rows")?;
+    let mut tx = pool.begin().await.or_backend("begin log batch")?;
+    let inserted = postgres::insert_rows(&mut tx, rows)
+        .await
+        .or_backend("insert log rows")?;
     let all_new = inserted.len() == rows.len();
     let rows: Vec<&RawRow> = if all_new {
         rows.iter().collect()
@@ -356,16 +367,14 @@ async fn write_rows(db: &Db, cache: &DimsCache, rows: &[RawRow]) -> Result<u64, 
         .into_iter()
         .filter(|d| cache.get(d.dim_id).is_none())
         .collect();
-    match &mut tx {
-        Tx::Sqlite(t) => sqlite::insert_side(t, &new_dims).await,
-        Tx::Postgres(t) => postgres::insert_side(t, &new_dims).await,
-    }
-    .or_backend("insert log details")?;
+    postgres::insert_side(&mut tx, &new_dims)
+        .await
+        .or_backend("insert log details")?;
     let rollups = match all_deltas.await {
         Ok(d) if all_new => d,
         _ => deltas(rows.iter().map(|r| &r.input), |_, _| true),
     };
-    apply(&mut tx, rollups, Sign::Add)
+    postgres::apply_rollups(&mut tx, rollups, Sign::Add)
         .await
         .or_backend("update log rollups")?;
     tx.commit().await.or_backend("commit log batch")?;

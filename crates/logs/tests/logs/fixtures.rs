@@ -117,6 +117,7 @@ pub fn record(rng: &mut Rng, id: String, created_at: i64) -> LogRecord {
         ),
         span_id: format!("{:016x}", rng.next()),
         parent_span_id: rng.chance(30).then(|| format!("{:016x}", rng.next())),
+        sampled: None,
         created_at,
         workspace_id: ws.map(str::to_owned),
         api_key_id: key,

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use portcullis_logs::sink::DEFAULT_MAX_BYTES;
 use portcullis_logs::{GroupBy, LogFilter, LogRecord, LogSink, LogStore, Outcome, SinkConfig};
 use serde_json::{Map, json};
 
@@ -64,6 +65,7 @@ fn realistic(rng: &mut Rng, i: usize, at: i64) -> LogRecord {
         w3c_trace_id: format!("{i:032x}"),
         span_id: format!("{i:016x}"),
         parent_span_id: None,
+        sampled: None,
         created_at: at,
         workspace_id: Some(format!("ws-{ws}")),
         api_key_id: Some(format!("key-{key}")),
@@ -171,7 +173,10 @@ pub async fn throughput_and_analytics_at_scale(ctx: Ctx) {
         let sink = sink.clone();
         tokio::spawn(async move {
             for (i, r) in all.into_iter().enumerate() {
-                while sink.stats().queue_depth > 60_000 {
+                while {
+                    let s = sink.stats();
+                    s.queue_depth > 60_000 || s.queue_bytes > (DEFAULT_MAX_BYTES as u64) / 4 * 3
+                } {
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
                 assert!(sink.log(r));

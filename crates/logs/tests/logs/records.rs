@@ -27,6 +27,7 @@ pub async fn every_field_round_trips(ctx: Ctx) {
         w3c_trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
         span_id: "00f067aa0ba902b7".into(),
         parent_span_id: Some("b7ad6b7169203331".into()),
+        sampled: None,
         created_at: T0 + 12_345,
         workspace_id: Some("ws-ü".into()),
         api_key_id: Some("key'; DROP TABLE request_logs; --".into()),

@@ -59,15 +59,16 @@ impl Draft {
             .get("traceparent")
             .and_then(|v| v.to_str().ok())
             .and_then(trace_context::parse_traceparent);
-        let (w3c_trace_id, parent_span_id) = match incoming {
-            Some(i) => (i.trace_id, Some(i.parent_span_id)),
-            None => (trace_context::new_trace_id(), None),
+        let (w3c_trace_id, parent_span_id, sampled) = match incoming {
+            Some(i) => (i.trace_id, Some(i.parent_span_id), Some(i.sampled)),
+            None => (trace_context::new_trace_id(), None, None),
         };
         let rec = LogRecord {
             id: uuid::Uuid::now_v7().to_string(),
             w3c_trace_id,
             span_id: trace_context::new_span_id(),
             parent_span_id,
+            sampled,
             created_at: crate::pipeline::unix_millis(),
             endpoint: endpoint.to_owned(),
             method: method.as_str().to_owned(),
@@ -101,21 +102,15 @@ impl Draft {
         }
     }
 
-    /// The parsed JSON request: requested model, stream flag, size and (masked) payload.
-    pub fn request_json(&mut self, body: &JsonObject, raw_len: usize) {
+    /// The parsed JSON request (`body`, from `raw`): requested model, stream flag, size and
+    /// (masked) payload.
+    pub fn request_json(&mut self, body: &JsonObject, raw: &[u8]) {
         self.rec.requested_model = body.get("model").and_then(Value::as_str).map(str::to_owned);
         self.rec.stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
-        self.rec.request_bytes = raw_len as u64;
+        self.rec.request_bytes = raw.len() as u64;
         if self.payloads {
-            let cap = self.observer.payload_cap;
-            self.rec.request_body = Some(mask::cap_text(
-                {
-                    let mut v = Value::Object(body.clone());
-                    mask::mask_value(&mut v);
-                    v.to_string()
-                },
-                cap,
-            ));
+            self.rec.request_body =
+                Some(mask::object_payload(raw, body, self.observer.payload_cap));
         }
     }
 
@@ -138,11 +133,13 @@ impl Draft {
         self.journal.clone()
     }
 
-    /// The `traceparent` providers receive: this request's span as their parent.
+    /// The `traceparent` providers receive: this request's span as their parent, with the
+    /// caller's sampling decision (sampled when it made none).
     pub fn traceparent(&self) -> Option<HeaderValue> {
         HeaderValue::from_str(&trace_context::traceparent(
             &self.rec.w3c_trace_id,
             &self.rec.span_id,
+            self.rec.sampled != Some(false),
         ))
         .ok()
     }

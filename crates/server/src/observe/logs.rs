@@ -67,6 +67,7 @@ impl Logs {
 fn sink_config(cfg: &LogSettings) -> SinkConfig {
     SinkConfig {
         capacity: cfg.queue_capacity,
+        max_bytes: cfg.queue_max_bytes,
         batch_size: cfg.batch_size,
         flush_interval: Duration::from_millis(cfg.flush_interval_ms.max(1)),
         ..SinkConfig::default()

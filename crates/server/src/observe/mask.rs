@@ -1,6 +1,14 @@
 //! Payloads as a log record keeps them: credentials masked, size capped.
+//!
+//! Every logged request passes through here twice (request and response), so the common case
+//! is made cheap: one scan of the text for anything that could be a credential (a credential
+//! field's name, a key prefix, or a JSON `\u` escape that could spell either). Text without
+//! any is kept as it was sent, cut to the cap; only the rest is parsed and masked.
 
-use serde_json::Value;
+use std::sync::LazyLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
+use serde_json::{Map, Value};
 
 /// Field names whose string values are credentials wherever they appear in a body.
 const SECRET_FIELDS: &[&str] = &[
@@ -32,6 +40,28 @@ const SECRET_PREFIXES: &[&str] = &[
     "xoxb-",
     "xoxp-",
 ];
+
+/// Finds whatever could make [`mask_value`] or [`mask_text`] change a text: field names and
+/// prefixes in any case (a superset, which is safe: a false alarm only costs the slow path),
+/// and `\u` escapes (the decoded text could hold either).
+static SUSPECTS: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    let patterns = SECRET_FIELDS
+        .iter()
+        .chain(SECRET_PREFIXES)
+        .copied()
+        .chain(["\\u"]);
+    // A DFA: the fastest scan, and the automaton is small (a few dozen short patterns).
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .kind(Some(AhoCorasickKind::DFA))
+        .build(patterns)
+        .expect("the masking patterns are valid")
+});
+
+/// Whether `text` could hold something masking would change.
+fn may_hold_secrets(text: &str) -> bool {
+    SUSPECTS.is_match(text)
+}
 
 fn looks_secret(s: &str) -> bool {
     let s = s.strip_prefix("Bearer ").unwrap_or(s);
@@ -72,18 +102,40 @@ pub fn cap_text(mut text: String, cap: usize) -> String {
         return text;
     }
     let total = text.len();
-    let mut end = cap;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.truncate(end);
+    text.truncate(floor_boundary(&text, cap));
     text.push_str(&format!("…[truncated: {total} bytes in all]"));
     text
 }
 
+/// Like [`cap_text`], copying only what is kept.
+fn cap_str(text: &str, cap: usize) -> String {
+    if text.len() <= cap {
+        return text.to_owned();
+    }
+    let mut out = text[..floor_boundary(text, cap)].to_owned();
+    out.push_str(&format!("…[truncated: {} bytes in all]", text.len()));
+    out
+}
+
+fn floor_boundary(text: &str, cap: usize) -> usize {
+    let mut end = cap;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    end
+}
+
+/// A JSON object the gateway parsed (`parsed`) from `raw`: kept as sent when nothing in it
+/// could be a credential, else masked and serialised; capped either way.
+pub fn object_payload(raw: &[u8], parsed: &Map<String, Value>, cap: usize) -> String {
+    match std::str::from_utf8(raw) {
+        Ok(text) if !may_hold_secrets(text) => cap_str(text, cap),
+        _ => json_payload(Value::Object(parsed.clone()), cap),
+    }
+}
+
 /// A JSON body for the record: masked, serialised, capped.
-pub fn json_payload(v: &Value, cap: usize) -> String {
-    let mut v = v.clone();
+pub fn json_payload(mut v: Value, cap: usize) -> String {
     mask_value(&mut v);
     cap_text(v.to_string(), cap)
 }
@@ -91,8 +143,13 @@ pub fn json_payload(v: &Value, cap: usize) -> String {
 /// Bytes of a body for the record: JSON is masked; other text is kept as is (capped); binary is
 /// described, not kept.
 pub fn bytes_payload(b: &[u8], cap: usize) -> String {
+    if let Ok(text) = std::str::from_utf8(b)
+        && !may_hold_secrets(text)
+    {
+        return cap_str(text, cap);
+    }
     if let Ok(v) = serde_json::from_slice::<Value>(b) {
-        return json_payload(&v, cap);
+        return json_payload(v, cap);
     }
     match std::str::from_utf8(b) {
         Ok(s) => cap_text(mask_text(s), cap),
@@ -130,11 +187,42 @@ mod tests {
             "messages": [{"role": "user", "content": "sk-proj-abcdefghijklmnopqrstuvwxyz"}],
             "nested": {"Authorization": "Bearer abc"}
         });
-        let out: Value = serde_json::from_str(&json_payload(&v, 10_000)).unwrap();
+        let out: Value = serde_json::from_str(&json_payload(v, 10_000)).unwrap();
         assert_eq!(out["max_tokens"], 5);
         assert_eq!(out["api_key"], "plai****");
         assert_eq!(out["messages"][0]["content"], "sk-p****");
         assert_eq!(out["nested"]["Authorization"], "Bear****");
+    }
+
+    #[test]
+    fn clean_text_is_kept_as_sent_and_anything_suspect_is_masked() {
+        let raw = br#"{ "model": "gpt-4o",  "messages": [{"role":"user","content":"hi"}] }"#;
+        let v: Map<String, Value> = serde_json::from_slice(raw).unwrap();
+        assert_eq!(object_payload(raw, &v, 10_000).as_bytes(), raw);
+        assert_eq!(bytes_payload(raw, 10_000).as_bytes(), raw);
+        // Names in any case, prefixes, and escapes that could spell a key all take the masking
+        // path.
+        for raw in [
+            &br#"{"API_KEY": "plain-but-named-secret"}"#[..],
+            br#"{"x": "sk-proj-abcdefghijklmnopqrstuvwxyz"}"#,
+            br#"{"x": "\u0073k-proj-abcdefghijklmnopqrstuvwxyz"}"#,
+        ] {
+            let v: Map<String, Value> = serde_json::from_slice(raw).unwrap();
+            for out in [object_payload(raw, &v, 10_000), bytes_payload(raw, 10_000)] {
+                assert!(
+                    !out.contains("abcdefghijklmnop") && !out.contains("but-named"),
+                    "{out}"
+                );
+            }
+        }
+        // A long clean body is cut without copying the rest.
+        let long = format!("{{\"content\":\"{}\"}}", "é".repeat(5_000));
+        let v: Map<String, Value> = serde_json::from_str(&long).unwrap();
+        let out = object_payload(long.as_bytes(), &v, 101);
+        assert!(
+            out.starts_with("{\"content\":\"é") && out.contains("10014 bytes in all"),
+            "{out}"
+        );
     }
 
     #[test]

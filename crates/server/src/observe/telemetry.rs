@@ -27,7 +27,7 @@ pub async fn metrics_route(State(state): State<Arc<AppState>>) -> Response {
             .into_response();
     };
     if let Some(stats) = state.log_stats.as_ref().map(|f| f()) {
-        m.set_log_queue(stats.queue_depth, stats.dropped, stats.written);
+        m.set_log_queue(&stats);
     }
     ([(http::header::CONTENT_TYPE, m.content_type())], m.render()).into_response()
 }

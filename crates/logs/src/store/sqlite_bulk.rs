@@ -1,0 +1,220 @@
+//! SQLite's bulk write path. A batch is one `BEGIN IMMEDIATE` transaction on a connection of
+//! its own, run on a blocking thread through prepared statements executed row by row: no
+//! multi-row statement text, no per-value copies into an argument list, no `RETURNING` rows
+//! (each insert's change count says whether the record was new). This is the log store's
+//! hottest path — every request through the gateway ends here — and most of its cost is
+//! SQLite's own B-tree work.
+//!
+//! Reads, retention and feedback stay on the sqlx pool: both connections share the file under
+//! SQLite's locking (WAL readers never block this writer; other writers wait on the busy
+//! timeout).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+
+use super::write::{
+    RAW_COLUMN_COUNT, RAW_COLUMNS, RawRow, Sign, by_bucket, deltas, merge, raw_fields,
+};
+use crate::dims::{Dims, DimsCache};
+use crate::error::LogError;
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The writer's connection, used by one batch at a time; `None` once closed.
+pub(crate) struct Bulk {
+    conn: Arc<Mutex<Option<Connection>>>,
+}
+
+fn fail(op: &'static str) -> impl Fn(rusqlite::Error) -> LogError {
+    move |e| {
+        tracing::debug!(operation = op, error = %e, "log store operation failed");
+        LogError::Backend {
+            op,
+            reason: describe(&e),
+        }
+    }
+}
+
+/// A short operator-facing description (never SQL text or bound values).
+fn describe(e: &rusqlite::Error) -> String {
+    match e {
+        rusqlite::Error::SqliteFailure(f, Some(m)) => {
+            format!("database error {}: {m}", f.extended_code)
+        }
+        rusqlite::Error::SqliteFailure(f, None) => format!("database error {}", f.extended_code),
+        _ => "database failure".to_owned(),
+    }
+}
+
+impl Bulk {
+    /// Opens the writer's connection to a log database whose schema is already in place.
+    pub fn open(path: &Path) -> Result<Bulk, LogError> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .and_then(|c| {
+            c.busy_timeout(BUSY_TIMEOUT)?;
+            // The pool's checkpointer copies the WAL back; commits here never do (the
+            // auto-checkpoint threshold is only a backstop). The page cache holds the
+            // indexes' hot pages.
+            c.execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                 PRAGMA cache_size = -32768; PRAGMA temp_store = memory; \
+                 PRAGMA wal_autocheckpoint = 4096;",
+            )?;
+            Ok(c)
+        })
+        .map_err(|e| LogError::Open {
+            target: path.display().to_string(),
+            reason: describe(&e),
+        })?;
+        Ok(Bulk {
+            conn: Arc::new(Mutex::new(Some(conn))),
+        })
+    }
+
+    /// Writes prepared rows and their rollups in one transaction; returns how many were new.
+    pub async fn write(&self, rows: Vec<RawRow>, cache: Arc<DimsCache>) -> Result<u64, LogError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(c) = guard.as_mut() else {
+                return Err(LogError::Backend {
+                    op: "write log batch",
+                    reason: "the log store is closed".to_owned(),
+                });
+            };
+            write_blocking(c, &rows, &cache)
+        })
+        .await
+        .map_err(|_| LogError::Backend {
+            op: "write log batch",
+            reason: "the writer thread panicked".to_owned(),
+        })?
+    }
+
+    /// Closes the connection (waiting for a batch in progress); later writes fail.
+    pub async fn close(&self) {
+        let conn = self.conn.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            conn.lock().unwrap_or_else(PoisonError::into_inner).take()
+        })
+        .await;
+    }
+}
+
+macro_rules! bind_raw {
+    ($st:expr, $r:expr; $($f:ident),*) => {{
+        let mut i = 0;
+        $(
+            i += 1;
+            $st.raw_bind_parameter(i, &$r.$f)?;
+        )*
+        debug_assert_eq!(i, RAW_COLUMN_COUNT);
+    }};
+}
+
+fn insert_sql() -> String {
+    let marks = vec!["?"; RAW_COLUMN_COUNT].join(",");
+    format!("INSERT INTO request_logs ({RAW_COLUMNS}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING")
+}
+
+fn write_blocking(c: &mut Connection, rows: &[RawRow], cache: &DimsCache) -> Result<u64, LogError> {
+    let tx = c
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(fail("begin log batch"))?;
+    let new = insert_rows(&tx, rows).map_err(fail("insert log rows"))?;
+    if new.is_empty() {
+        tx.commit().map_err(fail("commit log batch"))?;
+        return Ok(0);
+    }
+    let new_dims: Vec<&Dims> = super::write::distinct_dims(&new)
+        .into_iter()
+        .filter(|d| cache.get(d.dim_id).is_none())
+        .collect();
+    insert_dims(&tx, &new_dims).map_err(fail("insert log details"))?;
+    let rollups = deltas(new.iter().map(|r| &r.input), |_, _| true);
+    apply_rollups(&tx, rollups).map_err(fail("update log rollups"))?;
+    tx.commit().map_err(fail("commit log batch"))?;
+    for d in new_dims {
+        cache.insert(d.clone());
+    }
+    Ok(new.len() as u64)
+}
+
+/// Inserts the rows; returns those that were new (a retried batch skips what is stored).
+fn insert_rows<'a>(
+    tx: &rusqlite::Transaction<'_>,
+    rows: &'a [RawRow],
+) -> rusqlite::Result<Vec<&'a RawRow>> {
+    let mut st = tx.prepare_cached(&insert_sql())?;
+    let mut new = Vec::with_capacity(rows.len());
+    for r in rows {
+        raw_fields!(bind_raw!(st, r));
+        if st.raw_execute()? == 1 {
+            new.push(r);
+        }
+    }
+    Ok(new)
+}
+
+fn insert_dims(tx: &rusqlite::Transaction<'_>, dims: &[&Dims]) -> rusqlite::Result<()> {
+    let mut st = tx.prepare_cached(
+        "INSERT INTO request_log_dims (dim_id, workspace_id, api_key_id, provider_id, provider, \
+         model, status, outcome, endpoint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (dim_id) DO NOTHING",
+    )?;
+    for d in dims {
+        st.execute(params![
+            d.dim_id,
+            d.workspace_id,
+            d.api_key_id,
+            d.provider_id,
+            d.provider,
+            d.model,
+            d.status,
+            d.outcome,
+            d.endpoint
+        ])?;
+    }
+    Ok(())
+}
+
+/// Adds the deltas to their rollup rows: read each touched row, merge, write it back (the
+/// transaction holds the write lock, so nothing changes in between).
+fn apply_rollups(
+    tx: &rusqlite::Transaction<'_>,
+    deltas: super::write::RollupDeltas,
+) -> rusqlite::Result<()> {
+    let mut read = tx.prepare_cached(
+        "SELECT agg, users FROM request_log_rollups \
+         WHERE grain = ? AND bucket_start = ? AND dim_id = ?",
+    )?;
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO request_log_rollups (grain, bucket_start, dim_id, requests, agg, users) \
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (grain, bucket_start, dim_id) DO UPDATE SET \
+         requests = excluded.requests, agg = excluded.agg, users = excluded.users",
+    )?;
+    for ((grain, start), rows) in by_bucket(deltas) {
+        for (dim, delta) in rows {
+            let old: Option<(Vec<u8>, Option<Vec<u8>>)> = read
+                .query_row(params![grain, start, dim], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let stored = merge(
+                old.as_ref().map(|o| o.0.as_slice()),
+                old.as_ref().and_then(|o| o.1.as_deref()),
+                delta,
+                Sign::Add,
+            );
+            // Adding never empties a row.
+            if let Some(s) = stored {
+                upsert.execute(params![grain, start, dim, s.requests, s.agg, s.users])?;
+            }
+        }
+    }
+    Ok(())
+}
