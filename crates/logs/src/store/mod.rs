@@ -54,7 +54,7 @@ use db::Db;
 #[async_trait]
 pub trait LogStore: Send + Sync {
     /// Writes a batch, rollups included, so that rollups always agree with the stored rows
-    /// (one transaction; on PostgreSQL a large batch is two, written at once). Idempotent by
+    /// (one transaction). Idempotent by
     /// record id, so a failed batch can simply be retried; returns how many records were new.
     async fn insert_batch(&self, records: &[LogRecord]) -> Result<u64, LogError>;
 
