@@ -325,8 +325,8 @@ pub(crate) async fn insert_batch(
             reason: "the log store is closed".to_owned(),
         }),
         // One transaction per batch: splitting a batch in two concurrent transactions was
-        // slower (18.7k against 24.2k records/s at 1M rows), the halves waiting on each
-        // other's locks on the hourly and daily rollup rows they share.
+        // slower (18.7k against 24.2k records/s at 1M rows), most likely because the halves
+        // wait on each other's locks on the hourly and daily rollup rows they share.
         (Db::Postgres(pool), _) => write_rows_pg(pool, cache, &rows).await,
     }
 }
