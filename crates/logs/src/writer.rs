@@ -38,23 +38,25 @@ pub(crate) async fn run(
                 }
             }
         }
-        // Top the batch up until it is full or the flush interval has passed. Once closed,
-        // `recv_many` never waits: it returns what is left, then 0.
-        let deadline = Instant::now() + cfg.flush_interval;
-        while batch.len() < cfg.batch_size {
-            let want = cfg.batch_size - batch.len();
+        // Top the batch up: sleep out the flush interval, then take what arrived. The writer
+        // does not wait on the queue meanwhile, so senders never wake it record by record (a
+        // wake-up, poll and re-arm per request). A queue holding a full batch is drained
+        // without sleeping; once stopping, what is left is taken at once.
+        if batch.len() < cfg.batch_size && !stopping && rx.len() < cfg.batch_size {
+            let deadline = Instant::now() + cfg.flush_interval;
             tokio::select! {
                 biased;
-                _ = stop.changed(), if !stopping => {
+                _ = stop.changed() => {
                     stopping = true;
                     rx.close();
                 }
-                n = rx.recv_many(&mut batch, want) => {
-                    if n == 0 {
-                        break;
-                    }
-                }
-                _ = tokio::time::sleep_until(deadline), if !stopping => break,
+                _ = tokio::time::sleep_until(deadline) => {}
+            }
+        }
+        while batch.len() < cfg.batch_size {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
             }
         }
         let bytes: u64 = batch.iter().map(|r| r.approx_bytes() as u64).sum();

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::db::{Db, Q};
+use super::db::{Backend, Db, Q};
 use super::write::{Sign, apply, deltas};
 use crate::error::{LogError, ResultExt};
 use crate::partial::AggInput;
@@ -72,10 +72,15 @@ pub(crate) async fn delete_older_than(
     let mut total = 0u64;
     loop {
         let mut tx = db.write().await.or_backend("begin retention")?;
-        let mut q = Q::new(
-            "DELETE FROM request_logs WHERE id IN (SELECT id FROM request_logs \
-             WHERE created_at < ",
-        );
+        // SQLite addresses rows by rowid (its files need not index `id` alone).
+        let key = match db.backend() {
+            Backend::Sqlite => "rowid",
+            Backend::Postgres => "id",
+        };
+        let mut q = Q::new(&format!(
+            "DELETE FROM request_logs WHERE {key} IN (SELECT {key} FROM request_logs \
+             WHERE created_at < "
+        ));
         q.bind(cutoff_ms)
             .push(" ORDER BY created_at LIMIT ")
             .bind(batch)

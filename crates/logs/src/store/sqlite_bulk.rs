@@ -1,9 +1,9 @@
 //! SQLite's bulk write path. A batch is one `BEGIN IMMEDIATE` transaction on a connection of
-//! its own, run on a blocking thread through prepared statements executed row by row: no
-//! multi-row statement text, no per-value copies into an argument list, no `RETURNING` rows
-//! (each insert's change count says whether the record was new). This is the log store's
-//! hottest path — every request through the gateway ends here — and most of its cost is
-//! SQLite's own B-tree work.
+//! its own, run off the async workers through prepared statements executed row by row: no
+//! multi-row statement text, no intermediate row (each record's fields are bound where they
+//! are, beside what [`RowParts`] derives), no `RETURNING` rows (each insert's change count says
+//! whether the record was new). This is the log store's hottest path — every request through
+//! the gateway ends here — and most of its cost is SQLite's own B-tree work.
 //!
 //! Reads, retention and feedback stay on the sqlx pool: both connections share the file under
 //! SQLite's locking (WAL readers never block this writer; other writers wait on the busy
@@ -13,13 +13,18 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use std::collections::HashSet;
 
-use super::write::{
-    RAW_COLUMN_COUNT, RAW_COLUMNS, RawRow, Sign, by_bucket, deltas, merge, raw_fields,
-};
+use rusqlite::types::ToSql;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use tokio::runtime::{Handle, RuntimeFlavor};
+
+use super::write::{RAW_COLUMN_COUNT, RAW_COLUMNS, RowParts, Sign, by_bucket, deltas, merge};
+use crate::derive::clamp_u64;
 use crate::dims::{Dims, DimsCache};
 use crate::error::LogError;
+use crate::partial::AggInput;
+use crate::record::LogRecord;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -77,24 +82,39 @@ impl Bulk {
         })
     }
 
-    /// Writes prepared rows and their rollups in one transaction; returns how many were new.
-    pub async fn write(&self, rows: Vec<RawRow>, cache: Arc<DimsCache>) -> Result<u64, LogError> {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            let Some(c) = guard.as_mut() else {
-                return Err(LogError::Backend {
-                    op: "write log batch",
-                    reason: "the log store is closed".to_owned(),
-                });
-            };
-            write_blocking(c, &rows, &cache)
-        })
-        .await
-        .map_err(|_| LogError::Backend {
-            op: "write log batch",
-            reason: "the writer thread panicked".to_owned(),
-        })?
+    /// Writes records and their rollups in one transaction; returns how many were new.
+    ///
+    /// On a multi-threaded runtime the batch is written in place (`block_in_place`: the
+    /// worker's other tasks move to another thread meanwhile), so the records are bound where
+    /// they are; elsewhere (tests on a current-thread runtime) a copy goes to a blocking thread.
+    pub async fn write(
+        &self,
+        records: &[LogRecord],
+        cache: &Arc<DimsCache>,
+    ) -> Result<u64, LogError> {
+        let in_place =
+            Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+        if in_place {
+            return tokio::task::block_in_place(|| self.write_now(records, cache));
+        }
+        let (conn, records, cache) = (self.conn.clone(), records.to_vec(), cache.clone());
+        tokio::task::spawn_blocking(move || Bulk { conn }.write_now(&records, &cache))
+            .await
+            .map_err(|_| LogError::Backend {
+                op: "write log batch",
+                reason: "the writer thread panicked".to_owned(),
+            })?
+    }
+
+    fn write_now(&self, records: &[LogRecord], cache: &DimsCache) -> Result<u64, LogError> {
+        let mut guard = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(c) = guard.as_mut() else {
+            return Err(LogError::Backend {
+                op: "write log batch",
+                reason: "the log store is closed".to_owned(),
+            });
+        };
+        write_blocking(c, records, cache)
     }
 
     /// Closes the connection (waiting for a batch in progress); later writes fail.
@@ -107,37 +127,32 @@ impl Bulk {
     }
 }
 
-macro_rules! bind_raw {
-    ($st:expr, $r:expr; $($f:ident),*) => {{
-        let mut i = 0;
-        $(
-            i += 1;
-            $st.raw_bind_parameter(i, &$r.$f)?;
-        )*
-        debug_assert_eq!(i, RAW_COLUMN_COUNT);
-    }};
-}
-
 fn insert_sql() -> String {
     let marks = vec!["?"; RAW_COLUMN_COUNT].join(",");
-    format!("INSERT INTO request_logs ({RAW_COLUMNS}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING")
+    // No conflict target: the record id is unique under `(created_at, id)` in files created
+    // since schema 3 and under `id` alone in older ones.
+    format!("INSERT INTO request_logs ({RAW_COLUMNS}) VALUES ({marks}) ON CONFLICT DO NOTHING")
 }
 
-fn write_blocking(c: &mut Connection, rows: &[RawRow], cache: &DimsCache) -> Result<u64, LogError> {
+fn write_blocking(
+    c: &mut Connection,
+    records: &[LogRecord],
+    cache: &DimsCache,
+) -> Result<u64, LogError> {
     let tx = c
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(fail("begin log batch"))?;
-    let new = insert_rows(&tx, rows).map_err(fail("insert log rows"))?;
+    let new = insert_rows(&tx, records).map_err(fail("insert log rows"))?;
     if new.is_empty() {
         tx.commit().map_err(fail("commit log batch"))?;
         return Ok(0);
     }
-    let new_dims: Vec<&Dims> = super::write::distinct_dims(&new)
+    let new_dims: Vec<&Dims> = super::write::distinct_dims(new.iter().map(|n| &n.0))
         .into_iter()
         .filter(|d| cache.get(d.dim_id).is_none())
         .collect();
     insert_dims(&tx, &new_dims).map_err(fail("insert log details"))?;
-    let rollups = deltas(new.iter().map(|r| &r.input), |_, _| true);
+    let rollups = deltas(new.iter().map(|n| &n.1), |_, _| true);
     apply_rollups(&tx, rollups).map_err(fail("update log rollups"))?;
     tx.commit().map_err(fail("commit log batch"))?;
     for d in new_dims {
@@ -146,20 +161,90 @@ fn write_blocking(c: &mut Connection, rows: &[RawRow], cache: &DimsCache) -> Res
     Ok(new.len() as u64)
 }
 
-/// Inserts the rows; returns those that were new (a retried batch skips what is stored).
-fn insert_rows<'a>(
+/// Inserts the records (once each by id); returns the dimensions and aggregate inputs of those
+/// that were new (a retried batch skips what is stored).
+fn insert_rows(
     tx: &rusqlite::Transaction<'_>,
-    rows: &'a [RawRow],
-) -> rusqlite::Result<Vec<&'a RawRow>> {
+    records: &[LogRecord],
+) -> rusqlite::Result<Vec<(Dims, AggInput)>> {
     let mut st = tx.prepare_cached(&insert_sql())?;
-    let mut new = Vec::with_capacity(rows.len());
-    for r in rows {
-        raw_fields!(bind_raw!(st, r));
+    let mut seen = HashSet::with_capacity(records.len());
+    let mut new = Vec::with_capacity(records.len());
+    for r in records.iter().filter(|r| seen.insert(r.id.as_str())) {
+        let p = RowParts::of(r);
+        bind_row(&mut st, r, &p)?;
         if st.raw_execute()? == 1 {
-            new.push(r);
+            let input = p.d.input(r);
+            new.push((p.d.dims, input));
         }
     }
     Ok(new)
+}
+
+/// Binds one record's columns, in [`RAW_COLUMNS`] order (the record's text is bound in place).
+fn bind_row(
+    st: &mut rusqlite::CachedStatement<'_>,
+    r: &LogRecord,
+    p: &RowParts,
+) -> rusqlite::Result<()> {
+    let d = &p.d;
+    let t = &r.timings;
+    let k = &r.tokens;
+    let values: [&dyn ToSql; RAW_COLUMN_COUNT] = [
+        &r.id,
+        &r.created_at,
+        &r.trace_id,
+        &r.w3c_trace_id,
+        &r.span_id,
+        &r.parent_span_id,
+        &r.workspace_id,
+        &r.api_key_id,
+        &r.provider_id,
+        &r.integration_id,
+        &r.provider,
+        &r.requested_model,
+        &r.model,
+        &r.endpoint,
+        &r.method,
+        &r.path,
+        &i64::from(r.stream),
+        &i64::from(r.status),
+        &p.outcome,
+        &r.error_code,
+        &r.error_type,
+        &r.error_message,
+        &clamp_u64(t.total_us),
+        &t.upstream_us.map(clamp_u64),
+        &t.ttft_us.map(clamp_u64),
+        &clamp_u64(t.overhead_us),
+        &clamp_u64(k.prompt),
+        &clamp_u64(k.completion),
+        &clamp_u64(k.cached),
+        &clamp_u64(k.cache_write),
+        &clamp_u64(k.reasoning),
+        &r.cost_nanos,
+        &r.cache_status,
+        &i64::from(r.retry_count),
+        &p.fallback_path,
+        &p.guardrails,
+        &p.metadata,
+        &clamp_u64(r.request_bytes),
+        &clamp_u64(r.response_bytes),
+        &d.user,
+        &d.user_hash,
+        &d.dims.dim_id,
+        &d.flags,
+        &d.lat_b,
+        &d.ttft_b,
+        &d.ovh_b,
+        &r.request_body,
+        &r.response_body,
+        &p.meta,
+    ];
+    for (i, v) in values.into_iter().enumerate() {
+        st.raw_bind_parameter(i + 1, v)?;
+    }
+    Ok(())
 }
 
 fn insert_dims(tx: &rusqlite::Transaction<'_>, dims: &[&Dims]) -> rusqlite::Result<()> {

@@ -103,9 +103,48 @@ macro_rules! raw_fields {
 }
 pub(crate) use raw_fields;
 
+/// What a record's row adds to the record's own fields: the derived values and the JSON texts.
+/// The SQLite writer binds these beside the record's fields (borrowed, never copied); the
+/// PostgreSQL writer moves them into a [`RawRow`].
+pub(crate) struct RowParts {
+    pub d: Derived,
+    pub outcome: Option<&'static str>,
+    pub fallback_path: String,
+    pub guardrails: Option<String>,
+    pub metadata: String,
+    pub meta: String,
+}
+
+impl RowParts {
+    pub fn of(r: &LogRecord) -> RowParts {
+        let d = Derived::of(r);
+        let meta = json(
+            &d.meta
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect::<BTreeMap<&str, &str>>(),
+        );
+        RowParts {
+            outcome: r.outcome.map(|o| o.as_str()),
+            fallback_path: json(&r.fallback_path),
+            guardrails: r.guardrails.as_ref().map(json),
+            metadata: json(&r.metadata),
+            meta,
+            d,
+        }
+    }
+}
+
 impl RawRow {
     fn of(r: &LogRecord) -> RawRow {
-        let d = Derived::of(r);
+        let RowParts {
+            d,
+            outcome,
+            fallback_path,
+            guardrails,
+            metadata,
+            meta,
+        } = RowParts::of(r);
         let input = d.input(r);
         RawRow {
             id: r.id.clone(),
@@ -126,7 +165,7 @@ impl RawRow {
             path: r.path.clone(),
             stream: i64::from(r.stream),
             status: i64::from(r.status),
-            outcome: r.outcome.map(|o| o.as_str().to_owned()),
+            outcome: outcome.map(str::to_owned),
             error_code: r.error_code.clone(),
             error_type: r.error_type.clone(),
             error_message: r.error_message.clone(),
@@ -142,9 +181,9 @@ impl RawRow {
             cost_nanos: r.cost_nanos,
             cache_status: r.cache_status.clone(),
             retry_count: i64::from(r.retry_count),
-            fallback_path: json(&r.fallback_path),
-            guardrails: r.guardrails.as_ref().map(json),
-            metadata: json(&r.metadata),
+            fallback_path,
+            guardrails,
+            metadata,
             request_bytes: clamp_u64(r.request_bytes),
             response_bytes: clamp_u64(r.response_bytes),
             user_id: d.user.clone(),
@@ -156,12 +195,7 @@ impl RawRow {
             ovh_b: d.ovh_b,
             request_body: r.request_body.clone(),
             response_body: r.response_body.clone(),
-            meta: json(
-                &d.meta
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect::<BTreeMap<&str, &str>>(),
-            ),
+            meta,
             dims: d.dims,
             input,
         }
@@ -309,25 +343,27 @@ pub(crate) async fn insert_batch(
     cache: &Arc<DimsCache>,
     records: &[LogRecord],
 ) -> Result<u64, LogError> {
-    let mut seen = HashSet::with_capacity(records.len());
-    let rows: Vec<RawRow> = records
-        .iter()
-        .filter(|r| seen.insert(r.id.as_str()))
-        .map(RawRow::of)
-        .collect();
-    if rows.is_empty() {
+    if records.is_empty() {
         return Ok(0);
     }
     match (db, bulk) {
-        (Db::Sqlite(_), Some(bulk)) => bulk.write(rows, cache.clone()).await,
+        (Db::Sqlite(_), Some(bulk)) => bulk.write(records, cache).await,
         (Db::Sqlite(_), None) => Err(LogError::Backend {
             op: "write log batch",
             reason: "the log store is closed".to_owned(),
         }),
-        // One transaction per batch: splitting a batch in two concurrent transactions was
-        // slower (18.7k against 24.2k records/s at 1M rows), most likely because the halves
-        // wait on each other's locks on the hourly and daily rollup rows they share.
-        (Db::Postgres(pool), _) => write_rows_pg(pool, cache, &rows).await,
+        (Db::Postgres(pool), _) => {
+            let mut seen = HashSet::with_capacity(records.len());
+            let rows: Vec<RawRow> = records
+                .iter()
+                .filter(|r| seen.insert(r.id.as_str()))
+                .map(RawRow::of)
+                .collect();
+            // One transaction per batch: splitting a batch in two concurrent transactions was
+            // slower (18.7k against 24.2k records/s at 1M rows), most likely because the
+            // halves wait on each other's locks on the hourly and daily rollup rows they share.
+            write_rows_pg(pool, cache, &rows).await
+        }
     }
 }
 
@@ -351,7 +387,7 @@ async fn write_rows_pg(pool: &PgPool, cache: &DimsCache, rows: &[RawRow]) -> Res
         tx.commit().await.or_backend("commit log batch")?;
         return Ok(0);
     }
-    let new_dims: Vec<&Dims> = distinct_dims(&rows)
+    let new_dims: Vec<&Dims> = distinct_dims(rows.iter().map(|r| &r.dims))
         .into_iter()
         .filter(|d| cache.get(d.dim_id).is_none())
         .collect();
@@ -373,13 +409,9 @@ async fn write_rows_pg(pool: &PgPool, cache: &DimsCache, rows: &[RawRow]) -> Res
 }
 
 /// The distinct dimension rows of a batch.
-pub(crate) fn distinct_dims<'a>(rows: &[&'a RawRow]) -> Vec<&'a Dims> {
+pub(crate) fn distinct_dims<'a>(dims: impl IntoIterator<Item = &'a Dims>) -> Vec<&'a Dims> {
     let mut seen = HashSet::new();
-    let mut out: Vec<&Dims> = rows
-        .iter()
-        .map(|r| &r.dims)
-        .filter(|d| seen.insert(d.dim_id))
-        .collect();
+    let mut out: Vec<&Dims> = dims.into_iter().filter(|d| seen.insert(d.dim_id)).collect();
     out.sort_by_key(|d| d.dim_id);
     out
 }

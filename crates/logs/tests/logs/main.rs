@@ -40,6 +40,7 @@ macro_rules! on_both_backends {
 on_both_backends! {
     records::every_field_round_trips,
     records::inserts_are_idempotent_by_id,
+    records::found_by_id_through_its_time,
     records::every_filter_lists_what_it_should,
     records::pages_follow_cursors_newest_first,
     records::bad_input_is_refused_not_panicked_on,

@@ -7,8 +7,10 @@ use portcullis_logs::{
 };
 use serde_json::json;
 
-use crate::fixtures::{DAY, HOUR, T0, insert, matches, records};
-use crate::harness::Ctx;
+use sqlx::Connection;
+
+use crate::fixtures::{DAY, HOUR, T0, insert, matches, record, records};
+use crate::harness::{Ctx, Target};
 
 fn bare(id: &str, at: i64) -> LogRecord {
     LogRecord {
@@ -113,6 +115,77 @@ pub async fn inserts_are_idempotent_by_id(ctx: Ctx) {
     assert_eq!(store.insert_batch(&[]).await.unwrap(), 0);
     let s = store.summary(&LogFilter::default()).await.unwrap();
     assert_eq!(s.requests, 205);
+}
+
+/// Records are found by their UUIDv7 id through the creation time it carries, also when an
+/// older record's `created_at` is a moment after its id's time; ids of other shapes still work.
+pub async fn found_by_id_through_its_time(ctx: Ctx) {
+    let store = &ctx.store;
+    let mut rng = crate::fixtures::Rng::new(9);
+    let v7 = uuid::Uuid::now_v7();
+    let (secs, nanos) = v7.get_timestamp().unwrap().to_unix();
+    let at = secs as i64 * 1000 + i64::from(nanos / 1_000_000);
+    let late = uuid::Uuid::now_v7();
+    let batch = vec![
+        record(&mut rng, v7.to_string(), at),
+        // Minted a moment before it was stamped (records written before ids carried the time).
+        record(&mut rng, late.to_string(), at + 1_500),
+        record(&mut rng, "custom-id-1".into(), at),
+    ];
+    assert_eq!(store.insert_batch(&batch).await.unwrap(), 3);
+    for r in &batch {
+        let got = store.get(&r.id).await.unwrap().expect("found by id");
+        assert_eq!(
+            (got.id.as_str(), got.created_at),
+            (r.id.as_str(), r.created_at)
+        );
+    }
+    assert!(
+        store
+            .get(&uuid::Uuid::now_v7().to_string())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.get("not-a-uuid").await.unwrap().is_none());
+    // The same records again: nothing new.
+    assert_eq!(store.insert_batch(&batch).await.unwrap(), 0);
+    // SQLite: ids are unique within their time, and only records with a user are indexed by
+    // user (the writer's cost per record is mostly index entries).
+    if let Target::Sqlite(dir) = &ctx.target {
+        let url = format!("sqlite://{}", dir.join("logs.db").display());
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let idx: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT name, \"unique\", partial FROM pragma_index_list('request_logs') ORDER BY name",
+        )
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+        assert!(
+            idx.iter()
+                .all(|(n, _, _)| !n.starts_with("sqlite_autoindex")),
+            "{idx:?}"
+        );
+        assert!(
+            idx.contains(&("request_logs_created".into(), 1, 0)),
+            "{idx:?}"
+        );
+        assert!(idx.contains(&("request_logs_user".into(), 0, 1)), "{idx:?}");
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+            "EXPLAIN QUERY PLAN SELECT * FROM request_logs l WHERE l.id = ?1 \
+             AND l.created_at >= ?2 AND l.created_at <= ?3",
+        )
+        .bind(v7.to_string())
+        .bind(at - 2000)
+        .bind(at + 2000)
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+        assert!(
+            plan.iter().any(|p| p.3.contains("request_logs_created")),
+            "{plan:?}"
+        );
+    }
 }
 
 /// Lists every page of a filter (page size `limit`), checking page sizes.
