@@ -1211,6 +1211,7 @@ mod tests {
             credit_limit: 50.0,
             alert_threshold: Some(40.0),
             periodic_reset: PeriodicReset::Monthly,
+            reset_at: None,
         };
         assert_eq!(
             show_limits(&[r], &Some(u)),

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use portcullis_server::{Settings, admin, app, edge, serve, startup};
+use portcullis_server::{Settings, admin, app, edge, observe, serve, startup};
 
 use super::ServeArgs;
 
@@ -46,9 +46,11 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     let gate = edge::Gate::new(settings.limits.max_concurrent_requests);
     let repo: Arc<dyn portcullis_control::repo::Repository> = started.store.clone();
     let ctx = admin::context(&started.state, repo.clone(), started.sealer.clone());
+    let exports = ctx.exports.clone();
     let limiter = started.state.limiter.clone();
     let logs = started.logs;
     let telemetry = started.state.telemetry.clone();
+    let refused = observe::RefusedHeads::new(&started.state);
     let router = app::router(Arc::new(started.state), gate, Some(ctx));
     tracing::info!(
         "Portcullis {} listening on http://{addr} ({})",
@@ -60,9 +62,21 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         }
     );
     drop(snap);
-    let served = serve::serve(listener, router, &settings, super::shutdown_signal())
-        .await
-        .map_err(|e| e.to_string());
+    let served = serve::serve(
+        listener,
+        router,
+        &settings,
+        refused,
+        super::shutdown_signal(),
+    )
+    .await
+    .map_err(|e| e.to_string());
+    // Log exports still counting here are recorded failed (and can be started again) rather
+    // than left in progress until the staleness rule gives up on them.
+    let stopped = exports.stop_all().await;
+    if stopped > 0 {
+        tracing::info!(stopped, "log exports running at shutdown recorded failed");
+    }
     // Nothing settled is lost: the last spend goes to the store before exit.
     startup::flush_spend(repo.as_ref(), limiter.as_ref()).await;
     // Nothing accepted is lost: queued request logs are written before exit.

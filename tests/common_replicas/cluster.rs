@@ -84,8 +84,8 @@ impl Proc {
         self.child.try_wait().ok().flatten()
     }
 
-    /// SIGTERM, then waits (bounded) for the exit.
-    pub fn terminate(&mut self, within: Duration) -> ExitStatus {
+    /// Sends SIGTERM (graceful shutdown) without waiting.
+    pub fn sigterm(&self) {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill")
             .args(["-TERM", &pid])
@@ -93,6 +93,17 @@ impl Proc {
             .map(|s| s.success())
             .unwrap_or(false);
         assert!(sent, "kill -TERM {pid} failed");
+    }
+
+    /// SIGTERM, then waits (bounded) for the exit.
+    pub fn terminate(&mut self, within: Duration) -> ExitStatus {
+        self.sigterm();
+        self.wait_exit(within)
+    }
+
+    /// Waits (bounded) for the process to exit.
+    pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
+        let pid = self.child.id();
         let deadline = Instant::now() + within;
         loop {
             if let Some(code) = self.exited() {
@@ -100,7 +111,7 @@ impl Proc {
             }
             assert!(
                 Instant::now() < deadline,
-                "process {pid} did not exit within {within:?} of SIGTERM:\n{}",
+                "process {pid} did not exit within {within:?}:\n{}",
                 tail(&self.log, 30)
             );
             std::thread::sleep(Duration::from_millis(20));

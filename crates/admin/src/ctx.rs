@@ -42,22 +42,18 @@ pub struct AdminCtx {
     pub logs: Option<Arc<dyn LogStore>>,
     /// Called after every successful change; `None` when nothing serves from a snapshot.
     pub settle: Option<CatalogSettle>,
+    /// Log export jobs running in this gateway, stopped (and recorded failed) at shutdown.
+    pub exports: crate::ExportRuns,
 }
 
-/// The limiter's live view of one budget, as the admin API shows and resets it.
+/// The limiter's live view of one budget, as the admin API shows it.
 ///
 /// Scope kinds are the limiter's (`api_key`, `workspace`, `provider`, `integration`); ids are the
 /// entity ids, and an integration's grant to a workspace is
-/// `("integration", grant_scope_id(integration_id, workspace_id))`.
+/// `("integration", grant_scope_id(integration_id, workspace_id))`. Resets (Portkey's
+/// `reset_usage`) go through the repository, so every replica's limiter sees them.
 pub trait UsageView: Send + Sync {
     fn current(&self, scope_kind: &str, scope_id: &str) -> Option<UsageStatus>;
-    /// Starts the scope's current period over (Portkey's `reset_usage`).
-    fn reset(&self, scope_kind: &str, scope_id: &str);
-    /// Why `reset` cannot be honoured, if it cannot: the admin API then refuses the request
-    /// before changing anything rather than pretend the budget was reset.
-    fn reset_unsupported(&self) -> Option<String> {
-        None
-    }
 }
 
 /// The state of one budget.
@@ -67,9 +63,13 @@ pub struct UsageStatus {
     pub spent: f64,
     /// The budget's limit, same unit.
     pub limit: f64,
-    /// The limiter's period name (`all`, `2026-11`, `2026-W48`, …).
+    /// The limiter's period name (`all`, `m2026-11`, `w2026-11-22`, …; `…@<unix ms>` after a
+    /// usage reset inside the period).
     pub period: String,
     pub exhausted: bool,
+    /// The budget's last usage reset (unix ms), shown as the object's `last_reset_at`.
+    #[serde(skip)]
+    pub last_reset_at: Option<i64>,
 }
 
 /// The limiter scope id of an integration's grant to a workspace.
@@ -80,14 +80,6 @@ pub fn grant_scope_id(integration_id: &str, workspace_id: &str) -> String {
 impl AdminCtx {
     pub(crate) fn usage_of(&self, kind: &str, id: &str) -> Option<UsageStatus> {
         self.usage.as_ref().and_then(|u| u.current(kind, id))
-    }
-
-    /// Refuses `reset_usage` up front when the limiter cannot honour it.
-    pub(crate) fn check_reset(&self) -> Result<(), crate::error::ApiError> {
-        match self.usage.as_ref().and_then(|u| u.reset_unsupported()) {
-            Some(why) => Err(crate::error::ApiError::field("reset_usage", why)),
-            None => Ok(()),
-        }
     }
 
     /// Checks (and normalises) the custom host in a provider's options, under either spelling
@@ -121,9 +113,17 @@ impl AdminCtx {
         Ok(())
     }
 
-    pub(crate) fn reset_usage(&self, kind: &str, id: &str) {
-        if let Some(u) = &self.usage {
-            u.reset(kind, id);
-        }
+    /// Starts a budget's usage over (Portkey's `reset_usage`): stored in the catalog, so every
+    /// replica's limiter counts it from zero once its snapshot has the change (this one before
+    /// the request answers).
+    pub(crate) async fn reset_usage(
+        &self,
+        kind: &str,
+        id: &str,
+        workspace_id: Option<&str>,
+        actor: &portcullis_control::model::Actor,
+    ) -> Result<(), crate::error::ApiError> {
+        self.repo.reset_usage(kind, id, workspace_id, actor).await?;
+        Ok(())
     }
 }

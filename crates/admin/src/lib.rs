@@ -10,6 +10,7 @@ mod body;
 pub mod ctx;
 pub mod error;
 mod export_rows;
+pub mod export_runs;
 mod logq;
 pub mod mask;
 mod paging;
@@ -26,6 +27,7 @@ use axum::extract::State;
 
 pub use ctx::{AdminCtx, CatalogSettle, ConfigValidator, UsageStatus, UsageView, grant_scope_id};
 pub use error::ApiError;
+pub use export_runs::ExportRuns;
 pub use mask::open_map;
 
 /// The admin routes, all under `/v1`, ready to merge into the gateway's router (before its

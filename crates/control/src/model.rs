@@ -297,6 +297,17 @@ pub struct Spend {
     pub units: i64,
 }
 
+/// The last usage reset of one budget (Portkey's `reset_usage`): its spend counts from then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageReset {
+    /// The limiter's scope kind: `api_key`, `workspace`, `provider`, `integration`.
+    pub scope_kind: String,
+    /// The limiter's scope id (an integration grant's is `<integration id>:<workspace id>`).
+    pub scope_id: String,
+    /// Unix milliseconds; increases with every reset of the same budget.
+    pub reset_at: i64,
+}
+
 /// Everything the data plane's snapshot is built from, read in one consistent pass.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CatalogData {
@@ -308,4 +319,5 @@ pub struct CatalogData {
     pub grants: Vec<IntegrationGrant>,
     pub providers: Vec<Provider>,
     pub configs: Vec<Config>,
+    pub usage_resets: Vec<UsageReset>,
 }

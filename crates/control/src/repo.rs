@@ -147,4 +147,15 @@ pub trait Repository: Send + Sync + 'static {
     // Budget spend, written behind the limiter and read at start.
     async fn add_spend(&self, deltas: &[Spend]) -> RepoResult<()>;
     async fn load_spend(&self) -> RepoResult<Vec<Spend>>;
+
+    /// Starts a budget's usage over now (Portkey's `reset_usage`): a catalog change, so every
+    /// replica's limiter counts the budget from zero once its snapshot has it. Returns the
+    /// reset's time (unix ms, later than any earlier reset of the same budget).
+    async fn reset_usage(
+        &self,
+        scope_kind: &str,
+        scope_id: &str,
+        workspace_id: Option<&str>,
+        actor: &Actor,
+    ) -> RepoResult<i64>;
 }

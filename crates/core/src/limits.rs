@@ -77,6 +77,11 @@ pub struct UsageLimit {
     pub alert_threshold: Option<f64>,
     #[serde(default, skip_serializing_if = "is_none_reset")]
     pub periodic_reset: PeriodicReset,
+    /// When the budget's usage was last reset (Portkey's `reset_usage`), unix milliseconds:
+    /// spend counts from then. Not part of the limit as clients and the store write it (the
+    /// catalog keeps resets beside their owner); the snapshot fills it in for the limiter.
+    #[serde(skip)]
+    pub reset_at: Option<i64>,
 }
 
 fn is_none_reset(r: &PeriodicReset) -> bool {
@@ -91,6 +96,12 @@ impl UsageLimit {
 
     pub fn alert_units(&self) -> Option<i64> {
         self.alert_threshold.map(|a| to_units(self.kind, a))
+    }
+
+    /// The same limit, its usage last reset at `reset_at` (unix ms).
+    pub fn with_reset(mut self, reset_at: Option<i64>) -> UsageLimit {
+        self.reset_at = reset_at;
+        self
     }
 
     /// Checks the values a client sent; the message says what to fix.
@@ -164,6 +175,7 @@ mod tests {
             credit_limit: 100.0,
             alert_threshold: Some(200.0),
             periodic_reset: PeriodicReset::None,
+            reset_at: None,
         };
         assert!(u.validate().unwrap_err().contains("alert_threshold"));
         u.alert_threshold = None;

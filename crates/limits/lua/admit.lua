@@ -4,7 +4,8 @@
 -- KEYS: rate keys (nr; value "<TAT µs>|<L>"), then budget key bases (nb), then lease key bases (nb).
 -- ARGV: nr, nb, burst ('w'|'s'), lease_us, member, rate_margin_ms, budget_margin_ms, shift_us,
 --       per rate limit:  L, W_us, n
---       per budget:      reset ('n'|'d'|'w'|'m'), limit, alert (-1 = none), est, seed_label, seed
+--       per budget:      reset ('n'|'d'|'w'|'m'), limit, alert (-1 = none), est, seed_label, seed,
+--                        usage reset (unix ms, 0 = never)
 -- Returns {0, 'b', j} | {0, 'r', i, wait_us}
 --       | {1, now_us, (label_j, end_us_j)..., (remaining_i, reset_us_i)...}
 local nr = tonumber(ARGV[1])
@@ -44,22 +45,34 @@ local function civil_from_days(z)
   return y, m, d
 end
 
--- The period containing now: label and end (µs since the epoch, 0 = never).
-local function period(reset)
-  if reset == 'n' then return 'all', 0 end
+-- The natural period containing now: label, start and end (µs since the epoch, 0 = never).
+local function natural(reset)
+  if reset == 'n' then return 'all', 0, 0 end
   local day = math.floor(now / DAY)
   if reset == 'd' then
     local y, m, d = civil_from_days(day)
-    return string.format('d%04d-%02d-%02d', y, m, d), (day + 1) * DAY
+    return string.format('d%04d-%02d-%02d', y, m, d), day * DAY, (day + 1) * DAY
   elseif reset == 'w' then
     local s = day - ((day + 4) % 7)
     local y, m, d = civil_from_days(s)
-    return string.format('w%04d-%02d-%02d', y, m, d), (s + 7) * DAY
+    return string.format('w%04d-%02d-%02d', y, m, d), s * DAY, (s + 7) * DAY
   end
   local y, m = civil_from_days(day)
   local ny, nm = y, m + 1
   if nm == 13 then ny, nm = y + 1, 1 end
-  return string.format('m%04d-%02d', y, m), days_from_civil(ny, nm, 1) * DAY
+  return string.format('m%04d-%02d', y, m), days_from_civil(y, m, 1) * DAY,
+    days_from_civil(ny, nm, 1) * DAY
+end
+
+-- The period containing now: label and end. A usage reset inside the natural period starts
+-- a period of its own (`<label>@<reset ms>`), as `Period` does in Rust.
+local function period(reset, restart_ms)
+  local label, pstart, pend = natural(reset)
+  local r = restart_ms * 1000
+  if restart_ms > 0 and r >= pstart and (pend == 0 or r < pend) then
+    label = label .. '@' .. int(restart_ms)
+  end
+  return label, pend
 end
 
 -- Check every rate limit.
@@ -104,11 +117,11 @@ end
 local bkey, lkey, labels, ends = {}, {}, {}, {}
 local budget_fail = 0
 for j = 1, nb do
-  local o = BA + (j - 1) * 6
+  local o = BA + (j - 1) * 7
   local reset = ARGV[o + 1]
   local limit = tonumber(ARGV[o + 2])
   local alert = tonumber(ARGV[o + 3])
-  local label, pend = period(reset)
+  local label, pend = period(reset, tonumber(ARGV[o + 7]))
   local key = KEYS[nr + j] .. ':' .. label
   local lk = KEYS[nr + nb + j] .. ':' .. label
   bkey[j], lkey[j], labels[j], ends[j] = key, lk, label, pend
@@ -147,7 +160,7 @@ for i = 1, nr do
   write_tat(KEYS[i], new_tat[i], tonumber(ARGV[RA + (i - 1) * 3 + 1]), now, rmargin)
 end
 for j = 1, nb do
-  local o = BA + (j - 1) * 6
+  local o = BA + (j - 1) * 7
   local est = tonumber(ARGV[o + 4])
   if est > 0 then
     redis.call('HINCRBY', bkey[j], 'r', ARGV[o + 4])

@@ -24,6 +24,7 @@ use std::hash::BuildHasher;
 use std::time::Duration;
 
 use crate::gcra::{Gcra, RateState};
+use crate::period::restart_within;
 use crate::sink::DeltaSink;
 use crate::{
     Actual, Admitted, BoxFuture, Burst, Clock, Crossing, CrossingKind, Estimate, Limiter, Limits,
@@ -160,15 +161,19 @@ impl Ledger {
 }
 
 impl BudgetSlot {
-    /// The ledger of the period containing `now`, rolling over when a new period started.
+    /// The ledger of the period containing `now`, rolling over when a new period started or
+    /// the budget's usage was reset.
     fn ledger(&mut self, now: u64, limit: &UsageLimit) -> &mut Ledger {
         let reset = limit.periodic_reset;
-        let live = self
-            .cur
-            .as_ref()
-            .is_some_and(|l| l.period.reset() == reset && now >= l.start_us && now < l.end_us);
+        let live = self.cur.as_ref().is_some_and(|l| {
+            l.period.reset() == reset
+                && now >= l.start_us
+                && now < l.end_us
+                && l.period.restarted_at().unwrap_or(0)
+                    == restart_within(limit.reset_at, l.start_us, l.end_us)
+        });
         if !live {
-            let period = Period::current(reset, now);
+            let period = Period::of_limit(limit, now);
             if self.prev.as_ref().is_some_and(|p| p.period == period) {
                 // The clock went back across a boundary: the old ledger is current again.
                 std::mem::swap(&mut self.cur, &mut self.prev);
@@ -186,7 +191,7 @@ impl BudgetSlot {
             }
         }
         self.cur
-            .get_or_insert_with(|| Ledger::new(Period::current(reset, now), 0, limit))
+            .get_or_insert_with(|| Ledger::new(Period::of_limit(limit, now), 0, limit))
     }
 
     fn find(&mut self, period: Period) -> Option<&mut Ledger> {

@@ -4,11 +4,16 @@
 //! A [`Period`] is identified by its reset kind and its first day. Its text form (used in Redis
 //! keys, crossings and the write-behind deltas, so it is also a good database column) is
 //! `all`, `d2024-05-17`, `w2024-05-12` (the Sunday the week starts) or `m2024-05`.
+//!
+//! A budget whose usage was reset (Portkey's `reset_usage`) inside a period counts from then in
+//! a period of its own, `m2024-05@<reset, unix ms>`: every ledger, Redis key and stored spend
+//! row of it is new, so it starts from zero on every replica that knows of the reset, and the
+//! next natural period has no suffix again.
 
 use std::fmt;
 use std::str::FromStr;
 
-use portcullis_core::limits::PeriodicReset;
+use portcullis_core::limits::{PeriodicReset, UsageLimit};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub(crate) const DAY_US: u64 = 86_400_000_000;
@@ -19,6 +24,20 @@ pub struct Period {
     reset: PeriodicReset,
     /// Days since 1970-01-01 of the first day (0 for `none`).
     start_day: i64,
+    /// When the budget's usage was reset inside this period (unix ms), 0 when it was not.
+    restarted_ms: i64,
+}
+
+/// `reset_at` (unix ms) when it falls in `[start_us, end_us)`, else 0: a reset only starts over
+/// the period it happened in.
+pub(crate) fn restart_within(reset_at: Option<i64>, start_us: u64, end_us: u64) -> i64 {
+    match reset_at {
+        Some(ms) if ms > 0 => {
+            let us = (ms as u64).saturating_mul(1_000);
+            if us >= start_us && us < end_us { ms } else { 0 }
+        }
+        _ => 0,
+    }
 }
 
 impl Period {
@@ -26,7 +45,31 @@ impl Period {
     pub const LIFETIME: Period = Period {
         reset: PeriodicReset::None,
         start_day: 0,
+        restarted_ms: 0,
     };
+
+    /// The period of `limit` containing `now_us`: the natural one, or the part of it after the
+    /// limit's last usage reset when that happened inside it.
+    pub fn of_limit(limit: &UsageLimit, now_us: u64) -> Period {
+        Period::current(limit.periodic_reset, now_us).restarted(limit.reset_at)
+    }
+
+    /// This natural period, started over at `reset_at` (unix ms) if that falls inside it.
+    pub fn restarted(self, reset_at: Option<i64>) -> Period {
+        Period {
+            restarted_ms: restart_within(
+                reset_at,
+                self.start_us(),
+                self.end_us().unwrap_or(u64::MAX),
+            ),
+            ..self
+        }
+    }
+
+    /// When the budget's usage was reset inside this period (unix ms).
+    pub fn restarted_at(&self) -> Option<i64> {
+        (self.restarted_ms > 0).then_some(self.restarted_ms)
+    }
 
     /// The period containing `now_us` (microseconds since the epoch, UTC).
     pub fn current(reset: PeriodicReset, now_us: u64) -> Period {
@@ -41,14 +84,19 @@ impl Period {
                 days_from_civil(y, m, 1)
             }
         };
-        Period { reset, start_day }
+        Period {
+            reset,
+            start_day,
+            restarted_ms: 0,
+        }
     }
 
     pub fn reset(&self) -> PeriodicReset {
         self.reset
     }
 
-    /// First instant of the period (µs since the epoch); 0 for `none`.
+    /// First instant of the natural period (µs since the epoch); 0 for `none`. A restarted
+    /// period keeps its natural bounds: only its identity differs.
     pub fn start_us(&self) -> u64 {
         (self.start_day.max(0) as u64) * DAY_US
     }
@@ -84,10 +132,14 @@ impl fmt::Display for Period {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (y, m, d) = civil_from_days(self.start_day);
         match self.reset {
-            PeriodicReset::None => f.write_str("all"),
-            PeriodicReset::Daily => write!(f, "d{y:04}-{m:02}-{d:02}"),
-            PeriodicReset::Weekly => write!(f, "w{y:04}-{m:02}-{d:02}"),
-            PeriodicReset::Monthly => write!(f, "m{y:04}-{m:02}"),
+            PeriodicReset::None => f.write_str("all")?,
+            PeriodicReset::Daily => write!(f, "d{y:04}-{m:02}-{d:02}")?,
+            PeriodicReset::Weekly => write!(f, "w{y:04}-{m:02}-{d:02}")?,
+            PeriodicReset::Monthly => write!(f, "m{y:04}-{m:02}")?,
+        }
+        match self.restarted_at() {
+            Some(ms) => write!(f, "@{ms}"),
+            None => Ok(()),
         }
     }
 }
@@ -102,6 +154,18 @@ impl FromStr for Period {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || BadPeriod(s.to_string());
+        if let Some((natural, ms)) = s.split_once('@') {
+            let ms: i64 = ms
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| ms.parse().ok())
+                .flatten()
+                .ok_or_else(bad)?;
+            let p: Period = natural.parse().map_err(|_| bad())?;
+            let restarted = p.restarted(Some(ms));
+            // A reset outside the period is not a label this module writes.
+            return restarted.restarted_at().map(|_| restarted).ok_or_else(bad);
+        }
         if s == "all" {
             return Ok(Period::LIFETIME);
         }
@@ -130,7 +194,11 @@ impl FromStr for Period {
             return Err(bad());
         }
         let start_day = days_from_civil(y, m, day);
-        let p = Period { reset, start_day };
+        let p = Period {
+            reset,
+            start_day,
+            restarted_ms: 0,
+        };
         // Reject dates that do not exist and weeks that do not start on a Sunday.
         if civil_from_days(start_day) != (y, m, day) || Period::current(reset, p.start_us()) != p {
             return Err(bad());
@@ -233,8 +301,55 @@ mod tests {
             "m2024-13",
             "d2024-5-1x",
             "all2",
+            "m2024-05@",
+            "m2024-05@x",
+            "m2024-05@-1",
+            "m2024-05@0",
+            // A reset in another month.
+            "m2024-05@1000",
+            "all@1@2",
         ] {
             assert!(bad.parse::<Period>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_reset_starts_its_period_over_and_only_that_one() {
+        let now = at(2024, 5, 17, 13);
+        let reset_ms = (at(2024, 5, 10, 8) / 1_000) as i64;
+        let month = Period::current(PeriodicReset::Monthly, now);
+        let restarted = month.restarted(Some(reset_ms));
+        assert_ne!(restarted, month);
+        assert_eq!(restarted.restarted_at(), Some(reset_ms));
+        assert_eq!(restarted.to_string(), format!("m2024-05@{reset_ms}"));
+        assert_eq!(
+            (restarted.start_us(), restarted.end_us()),
+            (month.start_us(), month.end_us())
+        );
+        // Labels round-trip, with and without the reset.
+        for p in [restarted, Period::LIFETIME.restarted(Some(reset_ms))] {
+            assert_eq!(p.to_string().parse::<Period>().unwrap(), p);
+        }
+        // The next month, and a day before the reset, are natural periods again.
+        assert_eq!(
+            Period::current(PeriodicReset::Monthly, at(2024, 6, 1, 0)).restarted(Some(reset_ms)),
+            Period::current(PeriodicReset::Monthly, at(2024, 6, 1, 0))
+        );
+        let day = Period::current(PeriodicReset::Daily, at(2024, 5, 9, 23));
+        assert_eq!(day.restarted(Some(reset_ms)), day);
+        // A budget that never resets periodically starts over at any reset.
+        assert_eq!(
+            Period::LIFETIME.restarted(Some(reset_ms)).restarted_at(),
+            Some(reset_ms)
+        );
+        let limit = UsageLimit {
+            kind: portcullis_core::limits::UsageKind::Tokens,
+            credit_limit: 10.0,
+            alert_threshold: None,
+            periodic_reset: PeriodicReset::Monthly,
+            reset_at: Some(reset_ms),
+        };
+        assert_eq!(Period::of_limit(&limit, now), restarted);
+        assert_eq!(Period::of_limit(&limit.with_reset(None), now), month);
     }
 }

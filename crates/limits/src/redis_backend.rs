@@ -16,7 +16,9 @@
 //! | `P b:<c\|t>:<scope>:<period>` | hash | `s` spent, `r` reserved (ledger units: nano-dollars for `c` cost, tokens for `t`), `a`/`x` alert/exhausted already reported | period end + `budget_margin`; `all` (no reset) never |
 //! | `P l:<c\|t>:<scope>:<period>` | zset | in-flight reservations `<reservation id>:<estimate>`, score = lease deadline µs | with its budget key; deleted by Redis when empty |
 //!
-//! `<period>` is `all`, `dYYYY-MM-DD`, `wYYYY-MM-DD` (the Sunday) or `mYYYY-MM` ([`Period`]).
+//! `<period>` is `all`, `dYYYY-MM-DD`, `wYYYY-MM-DD` (the Sunday) or `mYYYY-MM` ([`Period`]),
+//! followed by `@<unix ms>` once the budget's usage was reset inside that period (new keys, so
+//! the budget starts from zero).
 //! A budget key is created on first use from the seed handed to [`Limiter::seed`] when the seed's
 //! period is the current one (SET-NX semantics inside the script), else from 0.
 //!
@@ -490,7 +492,7 @@ impl RedisLimiter {
         keys.extend(rates.iter().map(|r| r.0.clone()));
         keys.extend(budgets.iter().map(|b| b.0.clone()));
         keys.extend(budgets.iter().map(|b| self.budget_base("l", b.1, b.2.kind)));
-        let mut args: Vec<String> = Vec::with_capacity(8 + 3 * nr + 6 * nb);
+        let mut args: Vec<String> = Vec::with_capacity(8 + 3 * nr + 7 * nb);
         args.push(nr.to_string());
         args.push(nb.to_string());
         args.push(
@@ -532,6 +534,7 @@ impl RedisLimiter {
                     args.push("0".into());
                 }
             }
+            args.push(l.reset_at.unwrap_or(0).max(0).to_string());
         }
 
         let reply = match eval(s, &s.admit, &s.admit_src, &keys, &args).await {
@@ -656,7 +659,7 @@ impl RedisLimiter {
                 .map(|((_, scope, l), e)| BudgetHold {
                     scope: (*scope).clone(),
                     usage: l.kind,
-                    period: Period::current(l.periodic_reset, now),
+                    period: Period::of_limit(l, now),
                     key: String::new(),
                     lkey: String::new(),
                     est: *e,

@@ -470,3 +470,78 @@ fn expired_budget_cells_are_swept() {
     lim.sweep();
     assert_eq!(lim.cells().1, 1);
 }
+
+#[test]
+fn a_usage_reset_starts_a_spent_budget_over() {
+    let (lim, clock) = limiter(Burst::Window);
+    let s = key("reset");
+    let monthly = usd(1.0, Some(0.5), PeriodicReset::Monthly);
+    let a = lim.admit_now(&budget_only(&s, monthly), cost(USD)).unwrap();
+    let c = lim.settle_now(a.reservation, spend(USD));
+    assert_eq!(c.len(), 2, "alert and exhaustion: {c:?}");
+    assert!(lim.admit_now(&budget_only(&s, monthly), cost(1)).is_err());
+    // One admitted before the reset is still in flight when it happens.
+    let seeded = key("reset-seeded");
+    lim.seed(
+        &seeded,
+        UsageKind::Cost,
+        Period::current(PeriodicReset::Monthly, clock.now_us()),
+        USD / 2,
+    );
+    let before = lim
+        .admit_now(&budget_only(&seeded, monthly), cost(USD / 4))
+        .unwrap();
+
+    // A reset earlier than this month changes nothing.
+    let last_month = Period::current(PeriodicReset::Monthly, clock.now_us())
+        .start_us()
+        .saturating_sub(1_000)
+        / 1_000;
+    let stale = monthly.with_reset(Some(last_month as i64));
+    assert!(lim.admit_now(&budget_only(&s, stale), cost(1)).is_err());
+
+    clock.advance(Duration::from_secs(60));
+    let reset_ms = (clock.now_us() / 1_000) as i64;
+    let after = monthly.with_reset(Some(reset_ms));
+    let a = lim.admit_now(&budget_only(&s, after), cost(USD)).unwrap();
+    let period = a.reservation.budgets()[0].2;
+    assert_eq!(period.restarted_at(), Some(reset_ms));
+    assert_eq!(
+        lim.budget_state(&s, UsageKind::Cost),
+        Some((period, 0, USD)),
+        "the restarted ledger counts from zero"
+    );
+    // The alert and the exhaustion are reported again in the restarted period.
+    let c = lim.settle_now(a.reservation, spend(USD));
+    assert_eq!(c.len(), 2, "{c:?}");
+    assert!(c.iter().all(|c| c.period == period));
+    assert!(lim.admit_now(&budget_only(&s, after), cost(1)).is_err());
+
+    // The seed was the old period's: the restarted one starts from zero; what was in flight
+    // settles into the period it was admitted in.
+    let b = lim
+        .admit_now(&budget_only(&seeded, after), cost(USD / 4))
+        .unwrap();
+    lim.settle_now(before.reservation, spend(USD / 4));
+    lim.settle_now(b.reservation, spend(USD / 10));
+    let mut deltas: Vec<(String, i64)> = lim
+        .drain()
+        .into_iter()
+        .filter(|d| d.scope == seeded)
+        .map(|d| (d.period.to_string(), d.delta))
+        .collect();
+    deltas.sort();
+    let natural = Period::current(PeriodicReset::Monthly, clock.now_us());
+    assert_eq!(
+        deltas,
+        vec![
+            (natural.to_string(), USD / 4),
+            (format!("{natural}@{reset_ms}"), USD / 10),
+        ]
+    );
+
+    // Next month is a natural period again, whatever the last reset.
+    clock.set_us(natural.end_us().unwrap());
+    let next = lim.admit_now(&budget_only(&s, after), cost(1)).unwrap();
+    assert_eq!(next.reservation.budgets()[0].2.restarted_at(), None);
+}

@@ -495,6 +495,45 @@ async fn periods_in_lua_match_rust_and_roll_over() {
 }
 
 #[tokio::test]
+async fn a_usage_reset_starts_a_spent_budget_over_on_every_replica() {
+    let Some(env) = env().await else { return };
+    let a = env.limiter(cfg()).await;
+    let b = env.limiter(cfg()).await;
+    let s = key("reset");
+    let monthly = usd(1.0, None, PeriodicReset::Monthly);
+    let spent = a.admit(&budget_only(&s, monthly), cost(USD)).await.unwrap();
+    a.settle(spent.reservation, spend(USD)).await;
+    for lim in [&a, &b] {
+        assert!(lim.admit(&budget_only(&s, monthly), cost(1)).await.is_err());
+    }
+    let reset_ms = now_us() / 1_000;
+    let after = monthly.with_reset(Some(reset_ms));
+    // Both replicas count from zero in the restarted period, which Lua names as Rust does.
+    let x = a
+        .admit(&budget_only(&s, after), cost(USD / 2))
+        .await
+        .unwrap();
+    let period = x.reservation.budgets()[0].2;
+    assert_eq!(period, Period::of_limit(&after, now_us() as u64));
+    assert_eq!(period.restarted_at(), Some(reset_ms));
+    a.settle(x.reservation, spend(USD / 2)).await;
+    let y = b
+        .admit(&budget_only(&s, after), cost(USD / 2))
+        .await
+        .unwrap();
+    b.settle(y.reservation, spend(USD / 2)).await;
+    assert!(b.admit(&budget_only(&s, after), cost(1)).await.is_err());
+    let keys = env.keys().await;
+    assert!(
+        keys.contains(&format!("{}b:c:api_key:reset:{period}", env.prefix)),
+        "{keys:?}"
+    );
+    // A reset in an earlier month is no reset now.
+    let old = monthly.with_reset(Some(1_000));
+    assert!(a.admit(&budget_only(&s, old), cost(1)).await.is_err());
+}
+
+#[tokio::test]
 async fn key_layout_and_expiry() {
     let Some(env) = env().await else { return };
     let lim = env.limiter(cfg()).await;

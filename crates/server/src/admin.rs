@@ -79,6 +79,7 @@ pub fn context(state: &AppState, repo: Arc<dyn Repository>, sealer: Sealer) -> A
         )),
         logs: state.log_store.clone(),
         settle: Some(settle),
+        exports: Default::default(),
     }
 }
 

@@ -920,6 +920,7 @@ impl Planner<'_> {
             credit_limit: u.credit_limit,
             alert_threshold: u.alert_threshold,
             periodic_reset: u.periodic_reset.unwrap_or_default(),
+            reset_at: None,
         };
         if !(l.credit_limit.is_finite() && l.credit_limit > 0.0) {
             self.err(

@@ -57,10 +57,11 @@ pub async fn spawn(state: AppState) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
     let settings = state.settings.clone();
     let gate = edge::Gate::new(settings.limits.max_concurrent_requests);
+    let refused = observe::RefusedHeads::new(&state);
     let app = app::router(Arc::new(state), gate, None);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        serve::serve(listener, app, &settings, async {
+        serve::serve(listener, app, &settings, refused, async {
             let _ = rx.await;
         })
         .await

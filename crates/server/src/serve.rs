@@ -1,4 +1,5 @@
-//! Accept loop: TCP_NODELAY on every socket, header limits, graceful shutdown on a signal.
+//! Accept loop: TCP_NODELAY on every socket, header limits, graceful shutdown on a signal;
+//! heads hyper refuses before routing are recorded.
 
 use std::future::Future;
 use std::time::Duration;
@@ -10,14 +11,17 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
+use crate::observe::RefusedHeads;
 use crate::settings::Settings;
 
 /// Serves `app` until `shutdown` resolves, then stops accepting and waits up to the grace period
-/// for in-flight requests and streams.
+/// for in-flight requests and streams. Request heads hyper refuses itself (431, 414, 400: no
+/// handler runs) go to `refused`.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     settings: &Settings,
+    refused: RefusedHeads,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -51,9 +55,13 @@ pub async fn serve(
         let service = TowerToHyperService::new(app.clone());
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
         let conn = graceful.watch(conn.into_owned());
+        let refused = refused.clone();
         tokio::spawn(async move {
             if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+                // The error branch only: a refused head gets its record here.
+                if !refused.record(e.as_ref()) {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
             }
         });
     }

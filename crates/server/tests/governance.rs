@@ -252,6 +252,7 @@ async fn a_token_budget_is_enforced_with_412_after_real_usage() {
             credit_limit: 100.0,
             alert_threshold: None,
             periodic_reset: PeriodicReset::None,
+            reset_at: None,
         });
     })
     .await;

@@ -48,6 +48,7 @@ fn budget() -> UsageLimit {
         credit_limit: LIMIT as f64,
         alert_threshold: Some(ALERT as f64),
         periodic_reset: PeriodicReset::None,
+        reset_at: None,
     }
 }
 

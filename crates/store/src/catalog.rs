@@ -55,6 +55,7 @@ pub(crate) async fn load(s: &Store) -> RepoResult<CatalogData> {
         .fetch_all("SELECT * FROM configs ORDER BY created_at, seq", args![])
         .await
         .or_backend(OP)?;
+    let usage_resets = crate::usage_resets::load(&mut tx, OP).await?;
     tx.commit().await.or_backend(OP)?;
     Ok(CatalogData {
         version,
@@ -64,5 +65,6 @@ pub(crate) async fn load(s: &Store) -> RepoResult<CatalogData> {
         grants: rows::all(grants, GrantRow::into_model)?,
         providers: rows::all(providers, ProviderRow::into_model)?,
         configs: rows::all(configs, ConfigRow::into_model)?,
+        usage_resets,
     })
 }

@@ -23,6 +23,7 @@ mod providers;
 mod repository;
 mod rows;
 mod spend;
+mod usage_resets;
 mod workspaces;
 
 use std::sync::Arc;

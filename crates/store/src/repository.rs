@@ -10,7 +10,10 @@ use portcullis_control::repo::{
 };
 use tokio::sync::broadcast;
 
-use crate::{Store, api_keys, audit, catalog, configs, integrations, providers, spend, workspaces};
+use crate::{
+    Store, api_keys, audit, catalog, configs, integrations, providers, spend, usage_resets,
+    workspaces,
+};
 
 #[async_trait]
 impl Repository for Store {
@@ -143,5 +146,15 @@ impl Repository for Store {
     }
     async fn load_spend(&self) -> RepoResult<Vec<Spend>> {
         spend::load(self).await
+    }
+
+    async fn reset_usage(
+        &self,
+        scope_kind: &str,
+        scope_id: &str,
+        workspace_id: Option<&str>,
+        actor: &Actor,
+    ) -> RepoResult<i64> {
+        usage_resets::reset(self, scope_kind, scope_id, workspace_id, actor).await
     }
 }

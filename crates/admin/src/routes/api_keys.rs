@@ -254,7 +254,13 @@ pub async fn update(
         Patch::Value(t) => k.expires_at = Some(parse_expiry("expires_at", &t)?),
     }
     k.updated_at = now();
-    ctx.repo.update_api_key(k, &caller.actor()).await?;
+    let (id, ws) = (k.id.clone(), k.workspace_id.clone());
+    let actor = caller.actor();
+    ctx.repo.update_api_key(k, &actor).await?;
+    if req.reset_usage == Some(true) {
+        ctx.reset_usage("api_key", &id, ws.as_deref(), &actor)
+            .await?;
+    }
     empty()
 }
 

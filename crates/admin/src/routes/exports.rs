@@ -228,11 +228,11 @@ async fn settle_stale(store: &Arc<dyn LogStore>, job: ExportJob) -> ApiResult<Ex
     }
     let failed = ExportJob {
         status: ExportStatus::Failed,
-        error: Some(
-            "the export stopped before it finished (the gateway running it stopped); start a \
-             new export"
-                .to_owned(),
-        ),
+        error: Some(format!(
+            "the export stopped before it finished (the gateway running it stopped); start it \
+             again (POST /v1/logs/exports/{}/start)",
+            job.id
+        )),
         updated_at: now,
         ..job.clone()
     };
@@ -420,21 +420,28 @@ pub async fn start(State(ctx): State<Shared>, caller: Caller, P(id): P<String>) 
     caller.require(EXPORT)?;
     let store = logq::store(&ctx)?;
     let job = visible(&store, &caller, &id).await?;
-    if job.status != ExportStatus::Draft {
-        return Err(state_error(&job, "only a draft can be started"));
+    // A failed job (the gateway stopped, the store failed) may be started again.
+    if !matches!(job.status, ExportStatus::Draft | ExportStatus::Failed) {
+        return Err(state_error(
+            &job,
+            "only a draft or a failed export can be started",
+        ));
     }
     let now = crate::time::now();
-    // Frozen: records logged from now on are not part of this export.
+    // Frozen: records logged from now on are not part of this export (a restart keeps the
+    // first start's bound, so it exports the same records).
     let mut filter = job.filter.clone();
     filter.to = Some(filter.to.map_or(now, |to| to.min(now)));
     let running = ExportJob {
         filter,
         status: ExportStatus::InProgress,
+        total_records: None,
+        error: None,
         updated_at: now,
         ..job.clone()
     };
     if !store
-        .replace_export(&running, ExportStatus::Draft)
+        .replace_export(&running, job.status)
         .await
         .map_err(|e| log_error(e, None))?
     {
@@ -442,7 +449,9 @@ pub async fn start(State(ctx): State<Shared>, caller: Caller, P(id): P<String>) 
     }
     // Usually done at once (the count reads rollups); a slow one finishes in the background
     // and the client polls the job, as with Portkey.
-    let task = tokio::spawn(run(store.clone(), running));
+    let task = ctx
+        .exports
+        .spawn(store.clone(), running.clone(), run(store.clone(), running));
     let _ = tokio::time::timeout(START_WAIT, task).await;
     let status = store
         .get_export(&job.id)

@@ -126,7 +126,6 @@ pub async fn update_workspaces(
             }
         }
         if g.reset_usage == Some(true) {
-            ctx.check_reset()?;
             resets.push(ws.id.clone());
         }
         grants.retain(|x| x.workspace_id != ws.id);
@@ -155,7 +154,13 @@ pub async fn update_workspaces(
         create_default_provider(&ctx, &caller, &i, &ws, &s).await?;
     }
     for ws in resets {
-        ctx.reset_usage("integration", &grant_scope_id(&i.id, &ws));
+        ctx.reset_usage(
+            "integration",
+            &grant_scope_id(&i.id, &ws),
+            Some(&ws),
+            &actor,
+        )
+        .await?;
     }
     empty()
 }

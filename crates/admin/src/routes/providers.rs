@@ -131,13 +131,14 @@ pub async fn page_of(
     Ok(page.slice(rows))
 }
 
-/// Applies the update fields providers and virtual keys share.
+/// Applies the update fields providers and virtual keys share; returns whether the caller
+/// asked for `reset_usage` (done by [`finish_update`] once the provider is stored).
 pub fn apply_update(
     ctx: &AdminCtx,
     p: &mut Provider,
     req: UpdateProvider,
     mut model_config: Map<String, Value>,
-) -> ApiResult<()> {
+) -> ApiResult<bool> {
     ctx.check_custom_host("model_config", &mut model_config)?;
     if let Some(name) = req.name {
         p.name = required("name", &Some(name))?.to_owned();
@@ -175,15 +176,28 @@ pub fn apply_update(
             p.model_config.insert(k, v);
         }
     }
-    if req.reset_usage == Some(true) {
-        ctx.check_reset()?;
-        ctx.reset_usage("provider", &p.id);
-        if p.status == Status::Exhausted {
-            p.status = Status::Active;
-        }
+    let reset = req.reset_usage == Some(true);
+    if reset && p.status == Status::Exhausted {
+        p.status = Status::Active;
     }
     p.updated_at = now();
-    Ok(())
+    Ok(reset)
+}
+
+/// Stores an updated provider or virtual key, then resets its budget's usage if asked.
+pub async fn finish_update(
+    ctx: &AdminCtx,
+    caller: &Caller,
+    p: Provider,
+    reset: bool,
+) -> ApiResult<(String, String)> {
+    let (id, slug, ws) = (p.id.clone(), p.slug.clone(), p.workspace_id.clone());
+    let actor = caller.actor();
+    ctx.repo.update_provider(p, &actor).await?;
+    if reset {
+        ctx.reset_usage("provider", &id, Some(&ws), &actor).await?;
+    }
+    Ok((id, slug))
 }
 
 pub async fn create(State(ctx): State<Shared>, caller: Caller, body: RawBody) -> Reply {
@@ -296,9 +310,8 @@ pub async fn update(
         .map(str::to_owned);
     let mut p = load(&ctx, &caller, &slug, ws.as_deref()).await?;
     let model_config = req.model_config.clone().unwrap_or_default();
-    apply_update(&ctx, &mut p, req, model_config)?;
-    let (id, slug) = (p.id.clone(), p.slug.clone());
-    ctx.repo.update_provider(p, &caller.actor()).await?;
+    let reset = apply_update(&ctx, &mut p, req, model_config)?;
+    let (id, slug) = finish_update(&ctx, &caller, p, reset).await?;
     Ok(Json(
         json!({ "id": id, "slug": slug, "object": "provider" }),
     ))

@@ -6,7 +6,7 @@ use portcullis_control::model::{Provider, Status};
 use serde_json::json;
 
 use super::integrations::check_provider;
-use super::providers::{Lookup, apply_update, load, page_of};
+use super::providers::{Lookup, apply_update, finish_update, load, page_of};
 use super::{P, Reply, Shared, empty};
 use crate::access::target_workspace;
 use crate::auth::Caller;
@@ -125,9 +125,8 @@ pub async fn update(
         .map(str::to_owned);
     let mut p = load(&ctx, &caller, &slug, ws.as_deref()).await?;
     let model_config = vk_model_config(req.model_config.clone(), &raw);
-    apply_update(&ctx, &mut p, req, model_config)?;
-    let (id, slug) = (p.id.clone(), p.slug.clone());
-    ctx.repo.update_provider(p, &caller.actor()).await?;
+    let reset = apply_update(&ctx, &mut p, req, model_config)?;
+    let (id, slug) = finish_update(&ctx, &caller, p, reset).await?;
     Ok(Json(
         json!({ "id": id, "slug": slug, "object": "virtual-key" }),
     ))

@@ -56,6 +56,9 @@ pub struct UpdateApiKey {
     pub expires_at: Patch<String>,
     #[serde(default)]
     pub allow_config_override: Option<bool>,
+    /// Starts the key's budget over (its usage counts from now; `exhausted` → `active`).
+    #[serde(default)]
+    pub reset_usage: Option<bool>,
 }
 
 /// `active`, `exhausted` (budget spent), `expired` (past `expires_at`) or the stored status.
@@ -95,7 +98,7 @@ pub fn item(k: &ApiKey, usage: Option<UsageStatus>) -> Value {
         "usage_limits": usage_out(&k.usage_limits),
         "reset_usage": null,
         "expires_at": ts(k.expires_at),
-        "last_reset_at": null,
+        "last_reset_at": ts(usage.as_ref().and_then(|u| u.last_reset_at)),
         "alert_emails": if k.alert_emails.is_empty() { Value::Null } else { json!(k.alert_emails) },
         "expiry_enforced": i32::from(k.expires_at.is_some()),
         "next_usage_reset_at": null,

@@ -61,6 +61,7 @@ pub fn usage_one(field: &str, v: Value) -> ApiResult<UsageLimit> {
         credit_limit: u.credit_limit,
         alert_threshold: u.alert_threshold,
         periodic_reset: u.periodic_reset.unwrap_or_default(),
+        reset_at: None,
     };
     limit
         .validate()

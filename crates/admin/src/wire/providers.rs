@@ -189,7 +189,7 @@ pub fn vk_item(p: &Provider, src: &Source<'_>, usage: Option<UsageStatus>) -> Va
         "reset_usage": null,
         "rate_limits": rates_or_null(&p.rate_limits),
         "expires_at": ts(p.expires_at),
-        "last_reset_at": null,
+        "last_reset_at": ts(usage.as_ref().and_then(|u| u.last_reset_at)),
         "created_at": ts(Some(p.created_at)),
         "last_updated_at": ts(Some(p.updated_at)),
         "integration_id": src.integration_slug(),

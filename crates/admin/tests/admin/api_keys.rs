@@ -424,3 +424,44 @@ async fn lists_page_newest_first() {
         .await;
     assert_eq!(all["data"].as_array().unwrap().len(), 5);
 }
+
+#[tokio::test]
+async fn reset_usage_stores_a_reset_of_the_keys_budget() {
+    let h = H::new().await;
+    let k = h
+        .ok_post(
+            "/v1/api-keys/workspace/service",
+            W1,
+            json!({"name": "k", "scopes": ["configs.read"], "usage_limits": {"credit_limit": 10}}),
+        )
+        .await;
+    let id = k["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/api-keys/{id}");
+    h.usage.exhausted.lock().unwrap().push(id.clone());
+    assert_eq!(h.ok_get(&path, W1).await["status"], "exhausted");
+    h.ok_put(&path, W1, json!({"reset_usage": false})).await;
+    assert!(h.resets().await.is_empty());
+    // Portkey's spelling: only `reset_usage`, the key's other fields unchanged.
+    assert_eq!(
+        h.ok_put(&path, W1, json!({"reset_usage": true})).await,
+        json!({})
+    );
+    assert_eq!(h.resets().await, vec![("api_key".to_owned(), id.clone())]);
+    let got = h.ok_get(&path, W1).await;
+    assert_eq!(
+        got["usage_limits"],
+        json!({"type": "cost", "credit_limit": 10})
+    );
+    assert_eq!(got["name"], "k");
+    // Not a boolean: a clear 400, nothing reset.
+    let e = h.put(&path, W1, json!({"reset_usage": "yes"})).await;
+    assert_err(&e, 400, "AB01");
+    assert_eq!(h.resets().await.len(), 1);
+    // Another workspace's key is not found, and nothing is reset.
+    assert_err(
+        &h.put(&path, W2, json!({"reset_usage": true})).await,
+        404,
+        "AB08",
+    );
+    assert_eq!(h.resets().await.len(), 1);
+}

@@ -253,7 +253,11 @@ async fn grants_create_default_providers_and_carry_limits() {
         "rate_limits": [{"type": "requests", "unit": "rpm", "value": 600}]}],
         "global_workspace_access": {"enabled": false, "usage_limits": null, "rate_limits": null}})
     );
-    assert_eq!(h.usage.resets.lock().unwrap().len(), 1);
+    let i = h.store.get_integration("oai").await.unwrap().unwrap();
+    assert_eq!(
+        h.resets().await,
+        vec![("integration".to_owned(), format!("{}:{}", i.id, h.ws1.id))]
+    );
     let p = h.ok_get("/v1/providers/oai", W1).await;
     assert_eq!(
         (p["integration_id"].as_str(), p["ai_provider_name"].as_str()),

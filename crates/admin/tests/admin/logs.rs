@@ -86,7 +86,7 @@ fn fail(mut r: LogRecord, status: u16, outcome: Outcome) -> LogRecord {
 }
 
 /// Nine records: six in workspace 1, two in workspace 2, one without a workspace.
-fn seed_records(h: &H) -> Vec<LogRecord> {
+pub(crate) fn seed_records(h: &H) -> Vec<LogRecord> {
     let w1 = Some(h.ws1.id.as_str());
     let w2 = Some(h.ws2.id.as_str());
     let mut r01 = served(

@@ -2,6 +2,7 @@
 
 mod api_keys;
 mod configs;
+mod export_runs;
 mod exports;
 mod graphs;
 mod integrations;

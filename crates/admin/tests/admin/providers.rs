@@ -70,45 +70,26 @@ async fn provider_crud_has_portkeys_shapes() {
     assert_eq!(got["rate_limits"][0]["value"], 10);
     assert_eq!(got["expires_at"], "2099-01-01T00:00:00.000Z");
 
-    // Exhausted budgets show, and reset_usage resets them in the limiter.
+    // Exhausted budgets show, and reset_usage stores a reset of the provider's budget (which
+    // every replica's limiter then counts from), changing nothing else.
     let id = c["id"].as_str().unwrap().to_owned();
     h.usage.exhausted.lock().unwrap().push(id.clone());
     assert_eq!(
         h.ok_get("/v1/providers/open-ai", W1).await["status"],
         "exhausted"
     );
+    assert!(h.resets().await.is_empty());
     h.ok_put("/v1/providers/open-ai", W1, json!({"reset_usage": true}))
         .await;
-    assert!(
-        h.usage
-            .resets
-            .lock()
-            .unwrap()
-            .contains(&("provider".into(), id))
-    );
-    assert_eq!(
-        h.ok_get("/v1/providers/open-ai", W1).await["status"],
-        "active"
-    );
-    // A limiter that cannot reset refuses before anything changes.
-    h.usage
-        .refuse_reset
-        .store(true, std::sync::atomic::Ordering::Relaxed);
-    let r = h
-        .put(
-            "/v1/providers/open-ai",
-            W1,
-            json!({"reset_usage": true, "name": "not-applied"}),
-        )
+    assert_eq!(h.resets().await, vec![("provider".to_owned(), id.clone())]);
+    let after = h.ok_get("/v1/providers/open-ai", W1).await;
+    assert_eq!(after["name"], "renamed");
+    assert_eq!(after["rate_limits"][0]["value"], 10);
+    // `reset_usage: false` (or absent) resets nothing.
+    h.ok_put("/v1/providers/open-ai", W1, json!({"reset_usage": false}))
         .await;
-    assert_err(&r, 400, "AB01");
-    assert_eq!(
-        h.ok_get("/v1/providers/open-ai", W1).await["name"],
-        "renamed"
-    );
-    h.usage
-        .refuse_reset
-        .store(false, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(h.resets().await.len(), 1);
+    h.usage.exhausted.lock().unwrap().clear();
 
     assert_err(
         &h.post(

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::body::Body;
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
-use portcullis_admin::{AdminCtx, UsageStatus, UsageView, scopes};
+use portcullis_admin::{AdminCtx, ExportRuns, UsageStatus, UsageView, scopes};
 use portcullis_control::apikey::KeyHash;
 use portcullis_control::crypto::Sealer;
 use portcullis_control::model::{Actor, Defaults, KeyType, Status, Workspace};
@@ -80,13 +80,10 @@ fn all_for(t: KeyType) -> Vec<String> {
         .collect()
 }
 
-/// Usage of the test limiter: `exhausted-*` providers are spent; resets are recorded.
+/// Usage of the test limiter: the scopes listed in `exhausted` are spent.
 #[derive(Default)]
 pub struct TestUsage {
     pub exhausted: Mutex<Vec<String>>,
-    pub resets: Mutex<Vec<(String, String)>>,
-    /// When set, the limiter cannot reset and says so.
-    pub refuse_reset: std::sync::atomic::AtomicBool,
 }
 
 impl UsageView for TestUsage {
@@ -97,18 +94,8 @@ impl UsageView for TestUsage {
             limit: 10.0,
             period: "all".into(),
             exhausted: spent,
+            last_reset_at: None,
         })
-    }
-
-    fn reset(&self, kind: &str, id: &str) {
-        self.resets.lock().unwrap().push((kind.into(), id.into()));
-        self.exhausted.lock().unwrap().retain(|e| e != id);
-    }
-
-    fn reset_unsupported(&self) -> Option<String> {
-        self.refuse_reset
-            .load(std::sync::atomic::Ordering::Relaxed)
-            .then(|| "reset_usage is not supported".to_owned())
     }
 }
 
@@ -132,6 +119,8 @@ pub struct H {
     /// The request-log store (SQLite in the tempdir); the router only sees it when built with
     /// logging on.
     pub logs: SqlLogStore,
+    /// The export jobs the router runs (what graceful shutdown stops).
+    pub exports: ExportRuns,
     _dir: tempfile::TempDir,
 }
 
@@ -283,6 +272,7 @@ impl H {
         });
         let usage = Arc::new(TestUsage::default());
         let sealer = Sealer::from_key(&[9u8; 32]);
+        let exports = ExportRuns::default();
         let ctx = AdminCtx {
             repo: Arc::new(store.clone()),
             sealer: sealer.clone(),
@@ -300,6 +290,7 @@ impl H {
                 Logging::Wrapped(wrap) => Some(wrap(logs.clone())),
             },
             settle: None,
+            exports: exports.clone(),
         };
         H {
             app: portcullis_admin::router(ctx),
@@ -311,6 +302,7 @@ impl H {
             ws1,
             ws2,
             logs,
+            exports,
             _dir: dir,
         }
     }
@@ -318,6 +310,18 @@ impl H {
     /// From now on no response may contain `secret`.
     pub fn forbid(&self, secret: &str) {
         self.forbidden.lock().unwrap().push(secret.to_owned());
+    }
+
+    /// The usage resets stored so far: `(scope kind, scope id)`, in scope order.
+    pub async fn resets(&self) -> Vec<(String, String)> {
+        self.store
+            .load_catalog()
+            .await
+            .unwrap()
+            .usage_resets
+            .into_iter()
+            .map(|r| (r.scope_kind, r.scope_id))
+            .collect()
     }
 
     /// Makes every API key in the store usable (as the gateway's snapshot would).

@@ -35,6 +35,7 @@ pub fn usd(limit: f64, alert: Option<f64>, reset: PeriodicReset) -> UsageLimit {
         credit_limit: limit,
         alert_threshold: alert,
         periodic_reset: reset,
+        reset_at: None,
     }
 }
 
@@ -44,6 +45,7 @@ pub fn tokens_budget(limit: u64, reset: PeriodicReset) -> UsageLimit {
         credit_limit: limit as f64,
         alert_threshold: None,
         periodic_reset: reset,
+        reset_at: None,
     }
 }
 

@@ -94,7 +94,8 @@ pub trait LogStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<Group>, LogError>;
 
-    /// Retention: deletes records (and feedback) created before `cutoff_ms`, `batch_size` rows
+    /// Retention: deletes records (and feedback) created before `cutoff_ms`, and export jobs
+    /// last changed before it, `batch_size` rows
     /// per transaction (0: [`DEFAULT_RETENTION_BATCH`]), pausing between batches, until none
     /// is left; returns the number of records deleted.
     async fn delete_older_than(&self, cutoff_ms: i64, batch_size: u32) -> Result<u64, LogError>;

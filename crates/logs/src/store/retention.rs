@@ -1,8 +1,9 @@
 //! Retention: deletes records older than a cutoff in bounded batches (one short transaction
 //! each, with a pause between, so the writer is never stalled for long), keeping the rollups
 //! exact: rows of buckets that straddle the cutoff are subtracted from them; rollup buckets that
-//! end before the cutoff are deleted whole afterwards. Feedback older than the cutoff goes too.
-//! Dimension rows are kept (they are few and shared).
+//! end before the cutoff are deleted whole afterwards. Feedback older than the cutoff goes too,
+//! and so do export jobs last changed before it. Dimension rows are kept (they are few and
+//! shared).
 
 use std::time::Duration;
 
@@ -58,8 +59,8 @@ impl Deleted {
     }
 }
 
-/// Deletes, batch by batch, everything created before `cutoff_ms`; returns the number of
-/// records deleted.
+/// Deletes, batch by batch, everything created before `cutoff_ms` (export jobs: last changed
+/// before it); returns the number of records deleted.
 pub(crate) async fn delete_older_than(
     db: &Db,
     cutoff_ms: i64,
@@ -132,6 +133,16 @@ pub(crate) async fn delete_older_than(
         batch,
     )
     .await?;
+    // By last change, not creation: a job someone started or edited recently stays, however
+    // old its draft. Jobs are few, so no index on `updated_at`: the hourly scan is cheap.
+    delete_batches(
+        db,
+        "DELETE FROM request_log_exports WHERE id IN \
+         (SELECT id FROM request_log_exports WHERE updated_at < $1 LIMIT $2)",
+        cutoff_ms,
+        batch,
+    )
+    .await?;
     Ok(total)
 }
 
@@ -141,7 +152,7 @@ async fn delete_batches(db: &Db, sql: &str, bound: i64, batch: i64) -> Result<()
         let mut q = Q::new(sql);
         q.args.push(bound.into());
         q.args.push(batch.into());
-        let n = db.execute(q).await.or_backend("delete old log rollups")?;
+        let n = db.execute(q).await.or_backend("delete old log rows")?;
         if (n as i64) < batch {
             return Ok(());
         }

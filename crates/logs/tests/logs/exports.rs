@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::fixtures::{HOUR, MIN, T0};
 use crate::harness::Ctx;
 
-fn job(id: &str, ws: Option<&str>, at: i64) -> ExportJob {
+pub fn job(id: &str, ws: Option<&str>, at: i64) -> ExportJob {
     ExportJob {
         id: id.into(),
         workspace_id: ws.map(str::to_owned),

@@ -1,7 +1,9 @@
 //! Retention deletes exactly the old records, in batches, and leaves rollups that still agree
-//! with the records that remain.
+//! with the records that remain; export jobs go once last changed before the cutoff.
 
-use portcullis_logs::{Feedback, GroupBy, LogFilter, LogStore, PageRequest};
+use portcullis_logs::{
+    ExportJob, ExportStatus, Feedback, GroupBy, LogFilter, LogStore, PageRequest,
+};
 
 use crate::fixtures::{DAY, HOUR, MIN, T0, assert_aggregates, expect, insert, records};
 use crate::harness::Ctx;
@@ -83,6 +85,35 @@ pub async fn retention_deletes_only_old_rows_and_keeps_rollups_exact(ctx: Ctx) {
             .await
             .unwrap();
     }
+    // Export jobs by when they last changed: an old draft started later outlives its creation
+    // date; one job per status, as retention does not look at it.
+    let statuses = [
+        ExportStatus::Draft,
+        ExportStatus::InProgress,
+        ExportStatus::Success,
+        ExportStatus::Failed,
+        ExportStatus::Stopped,
+    ];
+    let mut jobs = Vec::new();
+    for (i, touched) in [
+        T0 + HOUR,
+        T0 + 7 * HOUR + 13 * MIN + 5_017,
+        T0 + DAY,
+        T0 + 2 * DAY,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for (k, status) in statuses.into_iter().enumerate() {
+            let j = ExportJob {
+                status,
+                updated_at: touched,
+                ..crate::exports::job(&format!("exp-{i}-{k}"), Some("ws-a"), T0)
+            };
+            store.create_export(&j).await.unwrap();
+            jobs.push(j);
+        }
+    }
     let mut remaining = all.clone();
     // Cutoffs off every grain boundary, then on one; batches smaller than the work.
     for cutoff in [
@@ -132,6 +163,21 @@ pub async fn retention_deletes_only_old_rows_and_keeps_rollups_exact(ctx: Ctx) {
         };
         assert_eq!(store.summary(&meta).await.unwrap().requests, 0);
         check_consistent(store, &remaining, &format!("cutoff {cutoff}")).await;
+        let mut left: Vec<String> = store
+            .list_exports(None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|j| j.id)
+            .collect();
+        left.sort();
+        let mut want: Vec<String> = jobs
+            .iter()
+            .filter(|j| j.updated_at >= cutoff)
+            .map(|j| j.id.clone())
+            .collect();
+        want.sort();
+        assert_eq!(left, want, "export jobs left after cutoff {cutoff}");
     }
     // Old feedback went too; the newer one stays.
     assert!(store.get_feedback("fb-0").await.unwrap().is_none());
@@ -146,6 +192,7 @@ pub async fn retention_deletes_only_old_rows_and_keeps_rollups_exact(ctx: Ctx) {
         store.delete_older_than(i64::MAX, 0).await.unwrap() as usize,
         remaining.len()
     );
+    assert!(store.list_exports(None).await.unwrap().is_empty());
     assert_eq!(
         store.summary(&LogFilter::default()).await.unwrap().requests,
         0

@@ -67,14 +67,17 @@ impl Snapshot {
             version: data.version,
             ..Default::default()
         };
+        let resets = Resets::of(data);
         for w in &data.workspaces {
             if w.is_default {
                 s.default_workspace = Some(w.id.clone());
             }
-            s.workspaces.insert(w.id.clone(), Arc::new(w.clone()));
+            let mut w = w.clone();
+            w.usage_limits = resets.apply(w.usage_limits, "workspace", &w.id);
             if let Some(u) = w.usage_limits {
                 s.budgets.insert(("workspace", w.id.clone()), u);
             }
+            s.workspaces.insert(w.id.clone(), Arc::new(w));
         }
         s.workspace_keys = data
             .api_keys
@@ -86,10 +89,12 @@ impl Snapshot {
                 tracing::error!(key = %k.id, "stored key hash is malformed; key skipped");
                 continue;
             };
-            if let Some(u) = k.usage_limits {
+            let mut p = principal(k);
+            p.usage_limits = resets.apply(p.usage_limits, "api_key", &k.id);
+            if let Some(u) = p.usage_limits {
                 s.budgets.insert(("api_key", k.id.clone()), u);
             }
-            s.keys.insert(hash, Arc::new(principal(k)));
+            s.keys.insert(hash, Arc::new(p));
         }
         let integrations: HashMap<&str, &Integration> = data
             .integrations
@@ -98,7 +103,7 @@ impl Snapshot {
             .flat_map(|i| [(i.slug.as_str(), i), (i.id.as_str(), i)])
             .collect();
         for p in data.providers.iter().filter(|p| p.status == Status::Active) {
-            match provider_entry(p, &integrations, data, sealer) {
+            match provider_entry(p, &integrations, data, sealer, &resets) {
                 Ok(entry) => {
                     if let Some(u) = entry.limits.provider_usage {
                         s.budgets.insert(("provider", p.id.clone()), u);
@@ -142,7 +147,7 @@ impl Snapshot {
                     created_at: i.created_at,
                     updated_at: i.updated_at,
                 };
-                if let Ok(entry) = provider_entry(&implied, &integrations, data, sealer) {
+                if let Ok(entry) = provider_entry(&implied, &integrations, data, sealer, &resets) {
                     s.providers.insert(key, Arc::new(entry));
                 }
             }
@@ -152,8 +157,9 @@ impl Snapshot {
                 let id = integrations
                     .get(g.integration_id.as_str())
                     .map_or(g.integration_id.as_str(), |i| i.id.as_str());
-                s.budgets
-                    .insert(("integration", format!("{id}:{}", g.workspace_id)), u);
+                let scope = format!("{id}:{}", g.workspace_id);
+                let u = u.with_reset(resets.get("integration", &scope));
+                s.budgets.insert(("integration", scope), u);
             }
         }
         for c in data.configs.iter().filter(|c| c.status == Status::Active) {
@@ -247,6 +253,29 @@ impl Snapshot {
     }
 }
 
+/// The last usage reset of each budget, by limiter scope (`(kind, id)`).
+struct Resets<'a>(HashMap<(&'a str, &'a str), i64>);
+
+impl<'a> Resets<'a> {
+    fn of(data: &'a CatalogData) -> Resets<'a> {
+        Resets(
+            data.usage_resets
+                .iter()
+                .map(|r| ((r.scope_kind.as_str(), r.scope_id.as_str()), r.reset_at))
+                .collect(),
+        )
+    }
+
+    fn get(&self, kind: &str, id: &str) -> Option<i64> {
+        self.0.get(&(kind, id)).copied()
+    }
+
+    /// `limit` counting from its scope's last reset.
+    fn apply(&self, limit: Option<UsageLimit>, kind: &str, id: &str) -> Option<UsageLimit> {
+        limit.map(|u| u.with_reset(self.get(kind, id)))
+    }
+}
+
 fn principal(k: &ApiKey) -> Principal {
     Principal {
         key_id: k.id.clone(),
@@ -331,6 +360,7 @@ fn provider_entry(
     integrations: &HashMap<&str, &Integration>,
     data: &CatalogData,
     sealer: &Sealer,
+    resets: &Resets<'_>,
 ) -> Result<ProviderEntry, String> {
     let integration = match &p.integration_id {
         Some(id) => Some(
@@ -391,9 +421,12 @@ fn provider_entry(
     Ok(ProviderEntry {
         upstream: up,
         limits: AccountLimits {
-            provider_usage: p.usage_limits,
+            provider_usage: resets.apply(p.usage_limits, "provider", &p.id),
             provider_rate: p.rate_limits.clone(),
-            grant_usage: grant.and_then(|g| g.usage_limits),
+            grant_usage: integration.and_then(|i| {
+                let scope = format!("{}:{}", i.id, p.workspace_id);
+                resets.apply(grant.and_then(|g| g.usage_limits), "integration", &scope)
+            }),
             grant_rate: grant.map(|g| g.rate_limits.clone()).unwrap_or_default(),
         },
         expires_at: p.expires_at,

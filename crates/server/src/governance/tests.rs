@@ -173,6 +173,7 @@ fn catalog() -> CatalogData {
                 updated_at: 0,
             },
         ],
+        usage_resets: vec![],
     }
 }
 
@@ -395,6 +396,7 @@ async fn admin_usage_reads_stored_spend_for_the_current_period() {
         credit_limit: 100.0,
         alert_threshold: None,
         periodic_reset: PeriodicReset::None,
+        reset_at: None,
     });
     let snap = Snapshot::build(&data, &sealer());
     assert_eq!(
@@ -426,11 +428,8 @@ async fn admin_usage_reads_stored_spend_for_the_current_period() {
     ])
     .await
     .unwrap();
-    let view = StoredUsage::start(
-        repo,
-        Arc::new(SnapshotHolder::new(snap)),
-        Duration::from_millis(20),
-    );
+    let holder = Arc::new(SnapshotHolder::new(snap));
+    let view = StoredUsage::start(repo, holder.clone(), Duration::from_millis(20));
     let mut got = None;
     for _ in 0..200 {
         got = view.current("api_key", "k1");
@@ -443,5 +442,87 @@ async fn admin_usage_reads_stored_spend_for_the_current_period() {
     assert_eq!((got.spent, got.limit, got.exhausted), (120.0, 100.0, true));
     assert_eq!(got.period, "all");
     assert!(view.current("api_key", "k2").is_none());
-    assert!(view.reset_unsupported().is_some());
+    assert_eq!(got.last_reset_at, None);
+
+    // Once the snapshot has a reset of k1's budget, its usage counts from then: nothing yet.
+    data.usage_resets = vec![portcullis_control::model::UsageReset {
+        scope_kind: "api_key".into(),
+        scope_id: "k1".into(),
+        reset_at: 1_700_000_000_000,
+    }];
+    let snap = Snapshot::build(&data, &sealer());
+    assert_eq!(
+        snap.budget("api_key", "k1").and_then(|u| u.reset_at),
+        Some(1_700_000_000_000)
+    );
+    let principal = snap
+        .principal(&portcullis_control::apikey::KeyHash::of(WS_KEY))
+        .unwrap();
+    assert_eq!(
+        principal.usage_limits.and_then(|u| u.reset_at),
+        Some(1_700_000_000_000),
+        "the limiter gets the reset with the key's budget"
+    );
+    holder.store(snap);
+    let got = view.current("api_key", "k1").unwrap();
+    assert_eq!((got.spent, got.exhausted), (0.0, false));
+    assert_eq!(got.period, "all@1700000000000");
+    assert_eq!(got.last_reset_at, Some(1_700_000_000_000));
+}
+
+#[test]
+fn usage_resets_reach_every_budget_the_limiter_counts() {
+    use portcullis_control::model::UsageReset;
+    use portcullis_core::limits::{PeriodicReset, UsageKind, UsageLimit};
+
+    let budget = Some(UsageLimit {
+        kind: UsageKind::Tokens,
+        credit_limit: 100.0,
+        alert_threshold: None,
+        periodic_reset: PeriodicReset::Monthly,
+        reset_at: None,
+    });
+    let mut data = catalog();
+    data.workspaces[0].usage_limits = budget;
+    data.api_keys[0].usage_limits = budget;
+    data.providers[0].usage_limits = budget;
+    data.grants[0].usage_limits = budget;
+    let reset = |kind: &str, id: &str, at: i64| UsageReset {
+        scope_kind: kind.into(),
+        scope_id: id.into(),
+        reset_at: at,
+    };
+    // Scopes as the limiter names them (a grant: `<integration id>:<workspace id>`).
+    data.usage_resets = vec![
+        reset("workspace", "w1", 1),
+        reset("api_key", "k1", 2),
+        reset("provider", "p1", 3),
+        reset("integration", "i1:w1", 4),
+        // Another budget's reset changes nothing here.
+        reset("api_key", "k2", 5),
+    ];
+    let snap = Snapshot::build(&data, &sealer());
+    let at = |u: Option<UsageLimit>| u.and_then(|u| u.reset_at);
+    assert_eq!(at(snap.workspace("w1").unwrap().usage_limits), Some(1));
+    let key = snap
+        .principal(&portcullis_control::apikey::KeyHash::of(WS_KEY))
+        .unwrap();
+    assert_eq!(at(key.usage_limits), Some(2));
+    let entry = snap.provider("w1", "openai-prod").unwrap();
+    assert_eq!(at(entry.limits.provider_usage), Some(3));
+    assert_eq!(at(entry.limits.grant_usage), Some(4));
+    for (kind, id, want) in [
+        ("workspace", "w1", 1),
+        ("api_key", "k1", 2),
+        ("provider", "p1", 3),
+        ("virtual_key", "p1", 3),
+        ("integration", "i1:w1", 4),
+    ] {
+        assert_eq!(at(snap.budget(kind, id)), Some(want), "{kind} {id}");
+    }
+    // The stored limits themselves are unchanged (a reset is not part of them).
+    assert_eq!(data.api_keys[0].usage_limits, budget);
+    data.usage_resets.clear();
+    let snap = Snapshot::build(&data, &sealer());
+    assert_eq!(at(snap.budget("api_key", "k1")), None);
 }

@@ -56,7 +56,8 @@ impl UsageView for StoredUsage {
     fn current(&self, scope_kind: &str, scope_id: &str) -> Option<UsageStatus> {
         let limit = self.snapshots.load().budget(scope_kind, scope_id)?;
         let now_us = (crate::pipeline::unix_millis().max(0) as u64).saturating_mul(1000);
-        let period = Period::current(limit.periodic_reset, now_us);
+        // After a usage reset the limiter counts in a period of its own, with no spend yet.
+        let period = Period::of_limit(&limit, now_us);
         let tag = match limit.kind {
             UsageKind::Cost => "cost",
             UsageKind::Tokens => "tokens",
@@ -82,18 +83,7 @@ impl UsageView for StoredUsage {
             limit: limit.credit_limit,
             period: period.to_string(),
             exhausted: units >= limit.limit_units(),
+            last_reset_at: limit.reset_at,
         })
-    }
-
-    fn reset(&self, _scope_kind: &str, _scope_id: &str) {}
-
-    fn reset_unsupported(&self) -> Option<String> {
-        // Starting a period over needs every replica's limiter to agree; until that exists the
-        // admin API refuses the request rather than silently ignore it.
-        Some(
-            "reset_usage is not supported yet: a budget starts over at its periodic_reset \
-             boundary; raise credit_limit (or remove usage_limits) to allow more spend now"
-                .into(),
-        )
     }
 }

@@ -7,6 +7,7 @@ mod classify;
 mod draft;
 mod logs;
 mod mask;
+mod refused;
 mod telemetry;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ pub use classify::outcome_of;
 pub use draft::{Draft, StreamSlot, StreamSummary};
 pub use logs::Logs;
 use portcullis_logs::LogRecord;
+pub use refused::RefusedHeads;
 pub use telemetry::metrics_route;
 
 /// Looks at each finished record (metrics, traces). Must not block.

@@ -47,6 +47,7 @@ pub fn budget() -> Option<UsageLimit> {
         credit_limit: 50.0,
         alert_threshold: Some(40.0),
         periodic_reset: PeriodicReset::Monthly,
+        reset_at: None,
     })
 }
 

@@ -15,6 +15,7 @@ mod perf;
 mod providers;
 mod reopen;
 mod spend;
+mod usage_resets;
 mod workspaces;
 
 /// `module::case` on both backends, as `sqlite::case` and `postgres::case`.
@@ -63,6 +64,7 @@ on_both_backends! {
     audit::audit_prune_deletes_only_older_events,
     spend::spend_upserts_add_up,
     spend::concurrent_spend_adds_sum_correctly,
+    usage_resets::usage_resets_are_catalog_changes,
     catalog::load_catalog_returns_everything,
     catalog::load_catalog_is_consistent_under_writes,
     notify::version_bumps_and_subscribe,

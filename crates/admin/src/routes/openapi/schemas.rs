@@ -443,7 +443,10 @@ pub(super) fn schemas() -> Map<String, Value> {
                 &["name"],
             ),
         ),
-        ("UpdateApiKey", obj(&api_key_body(&[]), &[])),
+        (
+            "UpdateApiKey",
+            obj(&api_key_body(&[("reset_usage", b())]), &[]),
+        ),
         (
             "ApiKeyCreated",
             obj(
