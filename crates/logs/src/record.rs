@@ -160,6 +160,30 @@ pub struct LogRecord {
     pub response_bytes: u64,
 }
 
+/// A new record id (a UUIDv7) and the creation time it carries (Unix ms), for the record's
+/// `created_at`: the store finds a record by id through that time.
+pub fn new_id() -> (String, i64) {
+    let id = uuid::Uuid::now_v7();
+    let at = id_millis(&id).unwrap_or_default();
+    (id.to_string(), at)
+}
+
+/// The creation time (Unix ms) a UUIDv7 record id carries; `None` for other ids.
+pub fn id_time(id: &str) -> Option<i64> {
+    id_millis(&uuid::Uuid::try_parse(id).ok()?)
+}
+
+fn id_millis(id: &uuid::Uuid) -> Option<i64> {
+    if id.get_version_num() != 7 {
+        return None;
+    }
+    let (secs, nanos) = id.get_timestamp()?.to_unix();
+    i64::try_from(secs)
+        .ok()?
+        .checked_mul(1000)?
+        .checked_add(i64::from(nanos / 1_000_000))
+}
+
 impl LogRecord {
     /// The end user (`_user` metadata), if any.
     pub fn user(&self) -> Option<&str> {

@@ -155,7 +155,7 @@ pub(crate) async fn get(db: &Db, id: &str) -> Result<Option<LogRecord>, LogError
     // `(created_at, id)` index find the row (SQLite files from schema 3 on index ids only
     // there). Records take `created_at` from their id; the slack covers older ones, whose id
     // was minted a moment before.
-    if let Some(ms) = v7_millis(id) {
+    if let Some(ms) = crate::record::id_time(id) {
         q.push(" AND l.created_at >= ")
             .bind(ms.saturating_sub(ID_TIME_SLACK_MS))
             .push(" AND l.created_at <= ")
@@ -166,19 +166,6 @@ pub(crate) async fn get(db: &Db, id: &str) -> Result<Option<LogRecord>, LogError
 }
 
 const ID_TIME_SLACK_MS: i64 = 2_000;
-
-/// The creation time (Unix ms) a UUIDv7 carries.
-fn v7_millis(id: &str) -> Option<i64> {
-    let u = uuid::Uuid::try_parse(id).ok()?;
-    if u.get_version_num() != 7 {
-        return None;
-    }
-    let (secs, nanos) = u.get_timestamp()?.to_unix();
-    i64::try_from(secs)
-        .ok()?
-        .checked_mul(1000)?
-        .checked_add(i64::from(nanos / 1_000_000))
-}
 
 /// One page of matching records, newest first.
 pub(crate) async fn page(

@@ -137,11 +137,11 @@ CREATE TABLE IF NOT EXISTS request_log_exports (
 CREATE INDEX IF NOT EXISTS request_log_exports_workspace ON request_log_exports (workspace_id, created_at);
 "#,
     ),
-    // Fewer index entries per record, the writer's main cost: ids are unique within their
-    // creation time (`(created_at, id)`, the listing index, so a lookup by id goes through the
-    // time its id carries), and only records with an end user enter the user index. Schema 1
-    // made `id` unique on its own; files created since no longer do (a table constraint can
-    // only be dropped by copying the table, so older files keep it).
+    // Fewer index entries per record: ids are unique within their creation time (`(created_at,
+    // id)`, the listing index, so a lookup by id goes through the time its id carries), and
+    // only records with an end user enter the user index. Schema 1 made `id` unique on its own;
+    // files created since no longer do (a table constraint can only be dropped by copying the
+    // table, so older files keep it).
     (
         3,
         r#"

@@ -122,14 +122,13 @@ pub async fn inserts_are_idempotent_by_id(ctx: Ctx) {
 pub async fn found_by_id_through_its_time(ctx: Ctx) {
     let store = &ctx.store;
     let mut rng = crate::fixtures::Rng::new(9);
-    let v7 = uuid::Uuid::now_v7();
-    let (secs, nanos) = v7.get_timestamp().unwrap().to_unix();
-    let at = secs as i64 * 1000 + i64::from(nanos / 1_000_000);
-    let late = uuid::Uuid::now_v7();
+    let (v7, at) = portcullis_logs::record::new_id();
+    let (late, _) = portcullis_logs::record::new_id();
+    assert_eq!(portcullis_logs::record::id_time(&v7), Some(at));
     let batch = vec![
-        record(&mut rng, v7.to_string(), at),
+        record(&mut rng, v7.clone(), at),
         // Minted a moment before it was stamped (records written before ids carried the time).
-        record(&mut rng, late.to_string(), at + 1_500),
+        record(&mut rng, late, at + 1_500),
         record(&mut rng, "custom-id-1".into(), at),
     ];
     assert_eq!(store.insert_batch(&batch).await.unwrap(), 3);
@@ -175,7 +174,7 @@ pub async fn found_by_id_through_its_time(ctx: Ctx) {
             "EXPLAIN QUERY PLAN SELECT * FROM request_logs l WHERE l.id = ?1 \
              AND l.created_at >= ?2 AND l.created_at <= ?3",
         )
-        .bind(v7.to_string())
+        .bind(&v7)
         .bind(at - 2000)
         .bind(at + 2000)
         .fetch_all(&mut c)

@@ -63,16 +63,9 @@ impl Draft {
             Some(i) => (i.trace_id, Some(i.parent_span_id), Some(i.sampled)),
             None => (trace_context::new_trace_id(), None, None),
         };
-        // The id carries the creation time, and the store finds a record by id through it.
-        let id = uuid::Uuid::now_v7();
-        let created_at = id
-            .get_timestamp()
-            .map(|t| t.to_unix())
-            .map_or_else(crate::pipeline::unix_millis, |(s, n)| {
-                (s as i64) * 1000 + i64::from(n / 1_000_000)
-            });
+        let (id, created_at) = portcullis_logs::record::new_id();
         let rec = LogRecord {
-            id: id.to_string(),
+            id,
             w3c_trace_id,
             span_id: trace_context::new_span_id(),
             parent_span_id,
