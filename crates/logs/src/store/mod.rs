@@ -2,7 +2,8 @@
 //! (`logs.db` in the data directory) or PostgreSQL (the gateway's catalog database).
 //!
 //! Tables (same names on both backends):
-//! - `request_logs`: one row per record, payloads included (indexes: `(created_at, id)`,
+//! - `request_logs`: one row per record, payloads included on PostgreSQL (SQLite keeps them in
+//!   segment files beside the database and the row keeps where, see `payloads`) (indexes: `(created_at, id)`,
 //!   unique on SQLite, `trace_id`, `(workspace_id, created_at, id)`, `(user_hash, created_at)`,
 //!   on SQLite only where there is a user; PostgreSQL and SQLite files from before schema 3
 //!   also index `id` alone), with `meta`: the metadata as a JSON object of strings (PostgreSQL: `JSONB`,
@@ -21,6 +22,7 @@ mod exports;
 mod feedback;
 mod feedback_stats;
 mod filter;
+mod payloads;
 mod postgres;
 mod records;
 mod retention;
@@ -170,6 +172,8 @@ pub struct SqlLogStore {
     dims: Arc<DimsCache>,
     /// SQLite: the writer's own connection.
     bulk: Option<Arc<sqlite_bulk::Bulk>>,
+    /// SQLite: the directory of the payload segments.
+    payloads: Option<Arc<Path>>,
     /// SQLite: the WAL checkpointer, stopped when the last clone goes.
     _checkpointer: Option<Arc<sqlite::Checkpointer>>,
 }
@@ -184,6 +188,7 @@ impl SqlLogStore {
             db,
             dims: Arc::new(DimsCache::default()),
             bulk: None,
+            payloads: None,
             _checkpointer: checkpointer,
         }
     }
@@ -200,6 +205,7 @@ impl SqlLogStore {
             })??;
         Ok(SqlLogStore {
             bulk: Some(Arc::new(bulk)),
+            payloads: Some(payloads::dir_of(path).into()),
             ..SqlLogStore::from_db(db)
         })
     }
@@ -245,7 +251,7 @@ impl LogStore for SqlLogStore {
     }
 
     async fn get(&self, id: &str) -> Result<Option<LogRecord>, LogError> {
-        records::get(&self.db, id).await
+        records::get(&self.db, self.payloads.as_deref(), id).await
     }
 
     async fn list(
@@ -253,7 +259,7 @@ impl LogStore for SqlLogStore {
         filter: &LogFilter,
         page: &PageRequest,
     ) -> Result<Page<LogRecord>, LogError> {
-        records::page(&self.db, filter, page, false).await
+        records::page(&self.db, self.payloads.as_deref(), filter, page, false).await
     }
 
     async fn export_page(
@@ -261,7 +267,7 @@ impl LogStore for SqlLogStore {
         filter: &LogFilter,
         page: &PageRequest,
     ) -> Result<Page<LogRecord>, LogError> {
-        records::page(&self.db, filter, page, true).await
+        records::page(&self.db, self.payloads.as_deref(), filter, page, true).await
     }
 
     async fn summary(&self, filter: &LogFilter) -> Result<Aggregates, LogError> {
@@ -286,7 +292,28 @@ impl LogStore for SqlLogStore {
     }
 
     async fn delete_older_than(&self, cutoff_ms: i64, batch_size: u32) -> Result<u64, LogError> {
-        retention::delete_older_than(&self.db, cutoff_ms, batch_size).await
+        let n = retention::delete_older_than(&self.db, cutoff_ms, batch_size).await?;
+        // The rows are gone: their segments can go.
+        if let Some(dir) = self.payloads.clone() {
+            let gone =
+                tokio::task::spawn_blocking(move || payloads::delete_before(&dir, cutoff_ms)).await;
+            match gone {
+                Ok(Err(e)) => {
+                    return Err(LogError::Backend {
+                        op: "delete old log payloads",
+                        reason: e.to_string(),
+                    });
+                }
+                Ok(Ok(_)) => {}
+                Err(_) => {
+                    return Err(LogError::Backend {
+                        op: "delete old log payloads",
+                        reason: "the deleting thread panicked".to_owned(),
+                    });
+                }
+            }
+        }
+        Ok(n)
     }
 
     async fn add_feedback(&self, feedback: &Feedback) -> Result<(), LogError> {

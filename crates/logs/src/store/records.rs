@@ -3,8 +3,11 @@
 
 use serde_json::{Map, Value};
 
-use super::db::{Db, Q};
+use std::path::Path;
+
+use super::db::{Backend, Db, Q};
 use super::filter;
+use super::payloads::{self, Loc};
 use crate::cursor;
 use crate::derive::to_u64;
 use crate::error::{LogError, ResultExt};
@@ -67,9 +70,23 @@ struct RecordRow {
     response_bytes: i64,
     request_body: Option<String>,
     response_body: Option<String>,
+    // Where a SQLite row's payloads are, when not inline (schema 4; NULL on PostgreSQL).
+    payload_seg: Option<i64>,
+    payload_off: Option<i64>,
+    request_len: Option<i64>,
+    response_len: Option<i64>,
 }
 
 impl RecordRow {
+    fn loc(&self) -> Option<Loc> {
+        Loc::of_row(
+            self.payload_seg,
+            self.payload_off,
+            self.request_len,
+            self.response_len,
+        )
+    }
+
     fn into_record(self) -> LogRecord {
         let fallback_path =
             serde_json::from_str::<Vec<String>>(&self.fallback_path).unwrap_or_default();
@@ -134,22 +151,63 @@ impl RecordRow {
     }
 }
 
-fn select(bodies: bool) -> Q {
+fn select(bodies: bool, backend: Backend) -> Q {
     let mut q = Q::new("SELECT ");
     q.push(COLUMNS);
-    if bodies {
-        q.push(", l.request_body, l.response_body FROM request_logs l");
-    } else {
-        q.push(
-            ", CAST(NULL AS TEXT) AS request_body, CAST(NULL AS TEXT) AS response_body \
-             FROM request_logs l",
-        );
-    }
+    q.push(match (bodies, backend) {
+        (true, Backend::Sqlite) => {
+            ", l.request_body, l.response_body, l.payload_seg, l.payload_off, l.request_len, \
+             l.response_len"
+        }
+        (true, Backend::Postgres) => {
+            ", l.request_body, l.response_body, CAST(NULL AS BIGINT) AS payload_seg, \
+             CAST(NULL AS BIGINT) AS payload_off, CAST(NULL AS BIGINT) AS request_len, \
+             CAST(NULL AS BIGINT) AS response_len"
+        }
+        (false, _) => {
+            ", CAST(NULL AS TEXT) AS request_body, CAST(NULL AS TEXT) AS response_body, \
+             CAST(NULL AS BIGINT) AS payload_seg, CAST(NULL AS BIGINT) AS payload_off, \
+             CAST(NULL AS BIGINT) AS request_len, CAST(NULL AS BIGINT) AS response_len"
+        }
+    });
+    q.push(" FROM request_logs l");
     q
 }
 
-pub(crate) async fn get(db: &Db, id: &str) -> Result<Option<LogRecord>, LogError> {
-    let mut q = select(true);
+/// Records from their rows, payloads read from their segments where the rows point at one
+/// (`dir`: the store's segment directory; PostgreSQL has none).
+async fn records(dir: Option<&Path>, rows: Vec<RecordRow>) -> Vec<LogRecord> {
+    let locs: Vec<(usize, Loc)> = rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.loc().map(|l| (i, l)))
+        .collect();
+    let mut out: Vec<LogRecord> = rows.into_iter().map(RecordRow::into_record).collect();
+    let Some(dir) = dir.filter(|_| !locs.is_empty()) else {
+        return out;
+    };
+    let dir = dir.to_owned();
+    let read = tokio::task::spawn_blocking(move || {
+        let mut reader = payloads::Reader::new(&dir);
+        locs.into_iter()
+            .map(|(i, l)| (i, reader.read(l)))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    for (i, (request, response)) in read {
+        out[i].request_body = request;
+        out[i].response_body = response;
+    }
+    out
+}
+
+pub(crate) async fn get(
+    db: &Db,
+    dir: Option<&Path>,
+    id: &str,
+) -> Result<Option<LogRecord>, LogError> {
+    let mut q = select(true, db.backend());
     q.push(" WHERE l.id = ").bind(id);
     // Record ids are UUIDv7s that carry their creation time: searching near it lets the
     // `(created_at, id)` index find the row (SQLite files from schema 3 on index ids only
@@ -162,7 +220,7 @@ pub(crate) async fn get(db: &Db, id: &str) -> Result<Option<LogRecord>, LogError
             .bind(ms.saturating_add(ID_TIME_SLACK_MS));
     }
     let row: Option<RecordRow> = db.fetch_optional(q).await.or_backend("get log")?;
-    Ok(row.map(RecordRow::into_record))
+    Ok(records(dir, row.into_iter().collect()).await.pop())
 }
 
 const ID_TIME_SLACK_MS: i64 = 2_000;
@@ -170,6 +228,7 @@ const ID_TIME_SLACK_MS: i64 = 2_000;
 /// One page of matching records, newest first.
 pub(crate) async fn page(
     db: &Db,
+    dir: Option<&Path>,
     f: &LogFilter,
     page: &PageRequest,
     bodies: bool,
@@ -179,7 +238,7 @@ pub(crate) async fn page(
         n => n.min(MAX_PAGE),
     };
     let after = page.cursor.as_deref().map(cursor::decode).transpose()?;
-    let mut q = select(bodies);
+    let mut q = select(bodies, db.backend());
     q.push(" WHERE 1 = 1");
     filter::raw(&mut q, f, db.backend());
     filter::time(&mut q, f);
@@ -193,7 +252,7 @@ pub(crate) async fn page(
     q.push(" ORDER BY l.created_at DESC, l.id DESC LIMIT ")
         .bind(i64::from(limit) + 1);
     let rows: Vec<RecordRow> = db.fetch_all(q).await.or_backend("list logs")?;
-    let mut items: Vec<LogRecord> = rows.into_iter().map(RecordRow::into_record).collect();
+    let mut items = records(dir, rows).await;
     let next_cursor = if items.len() > limit as usize {
         items.truncate(limit as usize);
         items.last().map(|r| cursor::encode(r.created_at, &r.id))

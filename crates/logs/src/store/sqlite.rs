@@ -152,6 +152,17 @@ CREATE INDEX IF NOT EXISTS request_logs_user ON request_logs (user_hash, created
     WHERE user_hash IS NOT NULL;
 "#,
     ),
+    // Payloads out of the row pages, in segment files beside the database (see
+    // `super::payloads`); rows keep where. Older rows keep theirs inline.
+    (
+        4,
+        r#"
+ALTER TABLE request_logs ADD COLUMN payload_seg INTEGER;
+ALTER TABLE request_logs ADD COLUMN payload_off INTEGER;
+ALTER TABLE request_logs ADD COLUMN request_len INTEGER;
+ALTER TABLE request_logs ADD COLUMN response_len INTEGER;
+"#,
+    ),
 ];
 
 /// Opens (creating the directory, the file and the schema as needed) a SQLite log database.

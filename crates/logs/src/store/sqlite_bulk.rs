@@ -19,6 +19,7 @@ use rusqlite::types::ToSql;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use tokio::runtime::{Handle, RuntimeFlavor};
 
+use super::payloads::{self, Loc, Segments};
 use super::write::{RAW_COLUMN_COUNT, RAW_COLUMNS, RowParts, Sign, by_bucket, deltas, merge};
 use crate::derive::clamp_u64;
 use crate::dims::{Dims, DimsCache};
@@ -28,9 +29,15 @@ use crate::record::LogRecord;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The writer's connection, used by one batch at a time; `None` once closed.
+/// The writer's connection and payload segments, used by one batch at a time; `None` once
+/// closed.
 pub(crate) struct Bulk {
-    conn: Arc<Mutex<Option<Connection>>>,
+    conn: Arc<Mutex<Option<Writer>>>,
+}
+
+struct Writer {
+    conn: Connection,
+    segments: Segments,
 }
 
 fn fail(op: &'static str) -> impl Fn(rusqlite::Error) -> LogError {
@@ -55,8 +62,13 @@ fn describe(e: &rusqlite::Error) -> String {
 }
 
 impl Bulk {
-    /// Opens the writer's connection to a log database whose schema is already in place.
+    /// Opens the writer's connection to a log database whose schema is already in place, and
+    /// its payload segments.
     pub fn open(path: &Path) -> Result<Bulk, LogError> {
+        let segments = Segments::new(payloads::dir_of(path)).map_err(|e| LogError::Open {
+            target: payloads::dir_of(path).display().to_string(),
+            reason: e.to_string(),
+        })?;
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -68,7 +80,7 @@ impl Bulk {
             // indexes' hot pages.
             c.execute_batch(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                 PRAGMA cache_size = -32768; PRAGMA temp_store = memory; \
+                 PRAGMA cache_size = -16384; PRAGMA temp_store = memory; \
                  PRAGMA wal_autocheckpoint = 4096;",
             )?;
             Ok(c)
@@ -78,7 +90,7 @@ impl Bulk {
             reason: describe(&e),
         })?;
         Ok(Bulk {
-            conn: Arc::new(Mutex::new(Some(conn))),
+            conn: Arc::new(Mutex::new(Some(Writer { conn, segments }))),
         })
     }
 
@@ -108,20 +120,32 @@ impl Bulk {
 
     fn write_now(&self, records: &[LogRecord], cache: &DimsCache) -> Result<u64, LogError> {
         let mut guard = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(c) = guard.as_mut() else {
+        let Some(w) = guard.as_mut() else {
             return Err(LogError::Backend {
                 op: "write log batch",
                 reason: "the log store is closed".to_owned(),
             });
         };
-        write_blocking(c, records, cache)
+        // Payloads first: a row never points at bytes not yet written. Should the append
+        // fail (a full disk), the batch keeps its payloads inline.
+        let locs = w
+            .segments
+            .append(records, super::now_ms())
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "log payload segment append failed; payloads kept inline");
+                vec![None; records.len()]
+            });
+        write_blocking(&mut w.conn, records, &locs, cache)
     }
 
     /// Closes the connection (waiting for a batch in progress); later writes fail.
     pub async fn close(&self) {
         let conn = self.conn.clone();
         let _ = tokio::task::spawn_blocking(move || {
-            conn.lock().unwrap_or_else(PoisonError::into_inner).take()
+            let w = conn.lock().unwrap_or_else(PoisonError::into_inner).take();
+            if let Some(mut w) = w {
+                w.segments.sync();
+            }
         })
         .await;
     }
@@ -131,18 +155,25 @@ fn insert_sql() -> String {
     let marks = vec!["?"; RAW_COLUMN_COUNT].join(",");
     // No conflict target: the record id is unique under `(created_at, id)` in files created
     // since schema 3 and under `id` alone in older ones.
-    format!("INSERT INTO request_logs ({RAW_COLUMNS}) VALUES ({marks}) ON CONFLICT DO NOTHING")
+    format!(
+        "INSERT INTO request_logs ({RAW_COLUMNS}, {LOC_COLUMNS}) VALUES ({marks}, ?, ?, ?, ?) \
+         ON CONFLICT DO NOTHING"
+    )
 }
+
+/// Where a row keeps its payloads' location (schema 4).
+const LOC_COLUMNS: &str = "payload_seg, payload_off, request_len, response_len";
 
 fn write_blocking(
     c: &mut Connection,
     records: &[LogRecord],
+    locs: &[Option<Loc>],
     cache: &DimsCache,
 ) -> Result<u64, LogError> {
     let tx = c
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(fail("begin log batch"))?;
-    let new = insert_rows(&tx, records).map_err(fail("insert log rows"))?;
+    let new = insert_rows(&tx, records, locs).map_err(fail("insert log rows"))?;
     if new.is_empty() {
         tx.commit().map_err(fail("commit log batch"))?;
         return Ok(0);
@@ -166,13 +197,17 @@ fn write_blocking(
 fn insert_rows(
     tx: &rusqlite::Transaction<'_>,
     records: &[LogRecord],
+    locs: &[Option<Loc>],
 ) -> rusqlite::Result<Vec<(Dims, AggInput)>> {
     let mut st = tx.prepare_cached(&insert_sql())?;
     let mut seen = HashSet::with_capacity(records.len());
     let mut new = Vec::with_capacity(records.len());
-    for r in records.iter().filter(|r| seen.insert(r.id.as_str())) {
+    for (r, loc) in records.iter().zip(locs) {
+        if !seen.insert(r.id.as_str()) {
+            continue;
+        }
         let p = RowParts::of(r);
-        bind_row(&mut st, r, &p)?;
+        bind_row(&mut st, r, &p, loc.as_ref())?;
         if st.raw_execute()? == 1 {
             let input = p.d.input(r);
             new.push((p.d.dims, input));
@@ -181,16 +216,23 @@ fn insert_rows(
     Ok(new)
 }
 
-/// Binds one record's columns, in [`RAW_COLUMNS`] order (the record's text is bound in place).
+/// Binds one record's columns, in [`RAW_COLUMNS`] then [`LOC_COLUMNS`] order (the record's
+/// text is bound in place; payloads only when they are not in a segment).
 fn bind_row(
     st: &mut rusqlite::CachedStatement<'_>,
     r: &LogRecord,
     p: &RowParts,
+    loc: Option<&Loc>,
 ) -> rusqlite::Result<()> {
     let d = &p.d;
     let t = &r.timings;
     let k = &r.tokens;
-    let values: [&dyn ToSql; RAW_COLUMN_COUNT] = [
+    let none: Option<&str> = None;
+    let (request_body, response_body): (&dyn ToSql, &dyn ToSql) = match loc {
+        Some(_) => (&none, &none),
+        None => (&r.request_body, &r.response_body),
+    };
+    let values: [&dyn ToSql; RAW_COLUMN_COUNT + 4] = [
         &r.id,
         &r.created_at,
         &r.trace_id,
@@ -237,9 +279,13 @@ fn bind_row(
         &d.lat_b,
         &d.ttft_b,
         &d.ovh_b,
-        &r.request_body,
-        &r.response_body,
+        request_body,
+        response_body,
         &p.meta,
+        &loc.map(|l| l.seg),
+        &loc.map(|l| l.off),
+        &loc.and_then(|l| l.request_len),
+        &loc.and_then(|l| l.response_len),
     ];
     for (i, v) in values.into_iter().enumerate() {
         st.raw_bind_parameter(i + 1, v)?;

@@ -501,3 +501,79 @@ pub async fn export_walks_everything_with_payloads(ctx: Ctx) {
         assert_eq!(r, original, "exported records carry payloads");
     }
 }
+
+/// SQLite keeps payloads in segment files beside the database, not in the rows; rows written
+/// inline (files from before schema 4) still read back; retention takes the segments with the
+/// rows.
+pub async fn payloads_live_beside_the_rows(ctx: Ctx) {
+    let store = &ctx.store;
+    let now = portcullis_logs::record::new_id().1;
+    let with = |id: &str, req: Option<&str>, resp: Option<&str>| LogRecord {
+        request_body: req.map(str::to_owned),
+        response_body: resp.map(str::to_owned),
+        ..bare(id, now)
+    };
+    let batch = vec![
+        with("p-both", Some("{\"q\":\"ß\"}"), Some("data: x\n\n")),
+        with("p-req", Some(""), None),
+        with("p-none", None, None),
+    ];
+    assert_eq!(store.insert_batch(&batch).await.unwrap(), 3);
+    for r in &batch {
+        let got = store.get(&r.id).await.unwrap().expect("stored");
+        assert_eq!(
+            (got.request_body, got.response_body),
+            (r.request_body.clone(), r.response_body.clone()),
+            "{}",
+            r.id
+        );
+    }
+    let Target::Sqlite(dir) = &ctx.target else {
+        return;
+    };
+    let url = format!("sqlite://{}", dir.join("logs.db").display());
+    let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    // id, inline request payload, segment, request length
+    type Row = (String, Option<String>, Option<i64>, Option<i64>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, request_body, payload_seg, request_len FROM request_logs ORDER BY id",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 3);
+    for (id, inline, seg, len) in &rows {
+        assert!(inline.is_none(), "{id} kept its payload inline");
+        assert_eq!(seg.is_some(), id != "p-none", "{id}");
+        if id == "p-both" {
+            assert_eq!(*len, Some("{\"q\":\"ß\"}".len() as i64));
+        }
+    }
+    // A row with its payloads inline, as files before schema 4 hold them.
+    sqlx::query(
+        "UPDATE request_logs SET request_body = 'inline q', response_body = 'inline a', \
+         payload_seg = NULL, payload_off = NULL, request_len = NULL, response_len = NULL \
+         WHERE id = 'p-none'",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    let got = store.get("p-none").await.unwrap().unwrap();
+    assert_eq!(
+        (got.request_body.as_deref(), got.response_body.as_deref()),
+        (Some("inline q"), Some("inline a"))
+    );
+    let page = store
+        .export_page(&LogFilter::default(), &PageRequest::default())
+        .await
+        .unwrap();
+    let both = page.items.iter().find(|r| r.id == "p-both").unwrap();
+    assert_eq!(both.response_body.as_deref(), Some("data: x\n\n"));
+
+    // Retention past the segments' hour deletes the rows and then the segments.
+    let segs = dir.join("logs.db-payloads");
+    assert!(std::fs::read_dir(&segs).unwrap().count() > 0);
+    let cutoff = now + 2 * 3_600_000;
+    assert_eq!(store.delete_older_than(cutoff, 100).await.unwrap(), 3);
+    assert_eq!(std::fs::read_dir(&segs).unwrap().count(), 0);
+}

@@ -101,7 +101,7 @@ impl Recorded {
         if let Some(c) = self.capture.take()
             && !c.is_empty()
         {
-            d.rec.response_body = Some(mask::bytes_payload(&c, d.observer.payload_cap));
+            d.rec.response_body = Some(mask::owned_payload(c, d.observer.payload_cap));
         }
         let summary = d
             .stream

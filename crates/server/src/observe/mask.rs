@@ -157,6 +157,16 @@ pub fn bytes_payload(b: &[u8], cap: usize) -> String {
     }
 }
 
+/// Like [`bytes_payload`] for a buffer the caller gives up (a captured stream): clean text
+/// within the cap becomes the payload without a copy.
+pub fn owned_payload(b: Vec<u8>, cap: usize) -> String {
+    match String::from_utf8(b) {
+        Ok(text) if text.len() <= cap && !may_hold_secrets(&text) => text,
+        Ok(text) => bytes_payload(text.as_bytes(), cap),
+        Err(e) => bytes_payload(e.as_bytes(), cap),
+    }
+}
+
 /// Masks key-shaped words in free text (SSE transcripts, form bodies).
 fn mask_text(s: &str) -> String {
     if !SECRET_PREFIXES.iter().any(|p| s.contains(p)) {
@@ -200,6 +210,7 @@ mod tests {
         let v: Map<String, Value> = serde_json::from_slice(raw).unwrap();
         assert_eq!(object_payload(raw, &v, 10_000).as_bytes(), raw);
         assert_eq!(bytes_payload(raw, 10_000).as_bytes(), raw);
+        assert_eq!(owned_payload(raw.to_vec(), 10_000).as_bytes(), raw);
         // Names in any case, prefixes, and escapes that could spell a key all take the masking
         // path.
         for raw in [
@@ -208,7 +219,11 @@ mod tests {
             br#"{"x": "\u0073k-proj-abcdefghijklmnopqrstuvwxyz"}"#,
         ] {
             let v: Map<String, Value> = serde_json::from_slice(raw).unwrap();
-            for out in [object_payload(raw, &v, 10_000), bytes_payload(raw, 10_000)] {
+            for out in [
+                object_payload(raw, &v, 10_000),
+                bytes_payload(raw, 10_000),
+                owned_payload(raw.to_vec(), 10_000),
+            ] {
                 assert!(
                     !out.contains("abcdefghijklmnop") && !out.contains("but-named"),
                     "{out}"
@@ -236,5 +251,10 @@ mod tests {
             bytes_payload(&[0xff, 0xfe, 0], 100),
             "[3 bytes of binary data]"
         );
+        assert_eq!(
+            owned_payload(vec![0xff, 0xfe, 0], 100),
+            "[3 bytes of binary data]"
+        );
+        assert!(owned_payload("é".repeat(10).into_bytes(), 5).contains("20 bytes in all"));
     }
 }
