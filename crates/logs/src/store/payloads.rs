@@ -208,6 +208,14 @@ impl<'a> Reader<'a> {
             .or_insert_with(|| File::open(dir.join(file_name(loc.seg))).ok())
             .as_mut()
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "segment missing"))?;
+        // A row's lengths are checked against the file before anything is allocated for them.
+        let want = req as u64 + resp as u64;
+        if off.saturating_add(want) > file.metadata()?.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "payload past the segment's end",
+            ));
+        }
         let mut buf = vec![0u8; req + resp];
         file.seek(SeekFrom::Start(off))?;
         file.read_exact(&mut buf)?;
@@ -305,5 +313,9 @@ mod tests {
         let mut past = b[0].unwrap();
         past.off += 1_000;
         assert_eq!(r.read(past), (None, None));
+        // So does a length no segment holds (nothing that size is allocated).
+        let mut huge = b[0].unwrap();
+        huge.response_len = Some(i64::MAX / 2);
+        assert_eq!(r.read(huge), (None, None));
     }
 }
