@@ -3,8 +3,8 @@
 //!
 //! Tables (same names on both backends):
 //! - `request_logs`: one row per record, payloads included on PostgreSQL (SQLite keeps them in
-//!   segment files beside the database and the row keeps where, see `payloads`) (indexes: `(created_at, id)`,
-//!   unique on SQLite, `trace_id`, `(workspace_id, created_at, id)`, `(user_hash, created_at)`,
+//!   segment files beside the database and the row keeps where, see `payloads`) (indexes:
+//!   `(created_at, id)`, unique on SQLite, `trace_id`, `(workspace_id, created_at, id)`, `(user_hash, created_at)`,
 //!   on SQLite only where there is a user; PostgreSQL and SQLite files from before schema 3
 //!   also index `id` alone), with `meta`: the metadata as a JSON object of strings (PostgreSQL: `JSONB`,
 //!   GIN-indexed for metadata filters; SQLite scans it within the time range);
@@ -295,23 +295,13 @@ impl LogStore for SqlLogStore {
         let n = retention::delete_older_than(&self.db, cutoff_ms, batch_size).await?;
         // The rows are gone: their segments can go.
         if let Some(dir) = self.payloads.clone() {
-            let gone =
-                tokio::task::spawn_blocking(move || payloads::delete_before(&dir, cutoff_ms)).await;
-            match gone {
-                Ok(Err(e)) => {
-                    return Err(LogError::Backend {
-                        op: "delete old log payloads",
-                        reason: e.to_string(),
-                    });
-                }
-                Ok(Ok(_)) => {}
-                Err(_) => {
-                    return Err(LogError::Backend {
-                        op: "delete old log payloads",
-                        reason: "the deleting thread panicked".to_owned(),
-                    });
-                }
-            }
+            tokio::task::spawn_blocking(move || payloads::delete_before(&dir, cutoff_ms))
+                .await
+                .unwrap_or_else(|_| Err(std::io::Error::other("the deleting thread panicked")))
+                .map_err(|e| LogError::Backend {
+                    op: "delete old log payloads",
+                    reason: e.to_string(),
+                })?;
         }
         Ok(n)
     }

@@ -65,8 +65,9 @@ impl Bulk {
     /// Opens the writer's connection to a log database whose schema is already in place, and
     /// its payload segments.
     pub fn open(path: &Path) -> Result<Bulk, LogError> {
-        let segments = Segments::new(payloads::dir_of(path)).map_err(|e| LogError::Open {
-            target: payloads::dir_of(path).display().to_string(),
+        let dir = payloads::dir_of(path);
+        let segments = Segments::new(dir.clone()).map_err(|e| LogError::Open {
+            target: dir.display().to_string(),
             reason: e.to_string(),
         })?;
         let conn = Connection::open_with_flags(

@@ -45,9 +45,9 @@ const SECRET_PREFIXES: &[&str] = &[
 /// string value starting with a key prefix, and free text only through a word starting with a
 /// key prefix. Unless the text has `\u` escapes (which could spell either), such a key appears
 /// in it as `"name"` and a prefix as itself; every prefix holds a `-`, a `_` or an `A`. So only
-/// quotes, those three and backslashes are looked at further. (One pass with a byte table: 1.5×
-/// faster than the automaton over all names and prefixes it replaces, and than vectorised
-/// searches, which JSON's density of quotes keeps stopping.)
+/// quotes, those three and backslashes are looked at further. (One pass with a byte table, on a
+/// 648-byte chat completion: 0.84 µs, against 1.25 for the automaton over all names and
+/// prefixes it replaces and 1.05 for vectorised searches, which JSON's quotes keep stopping.)
 fn may_hold_secrets(text: &str) -> bool {
     const QUOTE: u8 = 1;
     const PREFIX_BYTE: u8 = 2;
@@ -282,7 +282,9 @@ mod tests {
     /// masked only where the scan flags them; and it flags no more than it must on a plain body.
     #[test]
     fn the_scan_flags_everything_masking_would_change() {
-        const PIECES: &[&str] = &[
+        // Every field name as written and in two other cases, every prefix, and the bytes
+        // around them.
+        let mut pieces: Vec<String> = [
             "\"",
             "\"",
             "\"",
@@ -301,29 +303,20 @@ mod tests {
             "-",
             "x",
             "1",
-            "api_key",
-            "API_KEY",
-            "Api_Key",
-            "password",
-            "Authorization",
-            "x-api-key",
-            "secret",
-            "sk-",
-            "sk_",
-            "pcl_",
-            "ghp_",
-            "gho_",
-            "github_pat_",
-            "AKIA",
-            "ASIA",
-            "xoxb-",
-            "xoxp-",
             "Bearer ",
             "abcdefghijklmnopqrstuvwxyz",
             "s",
             "k",
             "A",
-        ];
+        ]
+        .map(str::to_owned)
+        .into();
+        for f in SECRET_FIELDS {
+            let mut title = f.to_string();
+            title[..1].make_ascii_uppercase();
+            pieces.extend([f.to_string(), f.to_ascii_uppercase(), title]);
+        }
+        pieces.extend(SECRET_PREFIXES.iter().map(|p| p.to_string()));
         let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
         let mut next = |n: usize| {
             seed ^= seed << 13;
@@ -333,7 +326,9 @@ mod tests {
         };
         let mut changed = 0;
         for _ in 0..200_000 {
-            let text: String = (0..next(24)).map(|_| PIECES[next(PIECES.len())]).collect();
+            let text: String = (0..next(24))
+                .map(|_| pieces[next(pieces.len())].as_str())
+                .collect();
             // Also as JSON: a one-key object around the text, or the text as a value.
             let json = [
                 format!("{{\"{text}\": \"{text}\"}}"),
