@@ -14,6 +14,9 @@ use crate::record::LogRecord;
 use crate::sink::{Counters, SinkConfig};
 use crate::store::LogStore;
 
+/// Records the batch vector keeps room for between batches.
+const KEEP_ROOM: usize = 1024;
+
 pub(crate) async fn run(
     store: Arc<dyn LogStore>,
     mut rx: mpsc::Receiver<LogRecord>,
@@ -22,8 +25,9 @@ pub(crate) async fn run(
     counters: Arc<Counters>,
 ) {
     let mut stopping = false;
+    // One vector for every batch, grown as batches need (most are far below `batch_size`).
+    let mut batch = Vec::new();
     loop {
-        let mut batch = Vec::with_capacity(cfg.batch_size);
         // Wait for the first record (or the stop signal).
         tokio::select! {
             biased;
@@ -60,18 +64,21 @@ pub(crate) async fn run(
             }
         }
         let bytes: u64 = batch.iter().map(|r| r.approx_bytes() as u64).sum();
-        write(&*store, batch, &cfg, &counters).await;
-        // The batch is gone (written or given up): its bytes leave the budget.
+        write(&*store, &batch, &cfg, &counters).await;
+        // The batch is gone (written or given up): its bytes leave the budget, and a burst's
+        // room is not kept.
+        batch.clear();
+        batch.shrink_to(KEEP_ROOM);
         counters.bytes.fetch_sub(bytes, Ordering::Relaxed);
     }
 }
 
-async fn write(store: &dyn LogStore, batch: Vec<LogRecord>, cfg: &SinkConfig, c: &Counters) {
+async fn write(store: &dyn LogStore, batch: &[LogRecord], cfg: &SinkConfig, c: &Counters) {
     let n = batch.len() as u64;
     let mut pause = cfg.retry_backoff;
     let mut last_error = String::new();
     for attempt in 1..=cfg.max_attempts {
-        match AssertUnwindSafe(store.insert_batch(&batch))
+        match AssertUnwindSafe(store.insert_batch(batch))
             .catch_unwind()
             .await
         {

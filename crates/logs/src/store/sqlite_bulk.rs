@@ -81,7 +81,7 @@ impl Bulk {
             // indexes' hot pages.
             c.execute_batch(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                 PRAGMA cache_size = -16384; PRAGMA temp_store = memory; \
+                 PRAGMA cache_size = -8192; PRAGMA temp_store = memory; \
                  PRAGMA wal_autocheckpoint = 4096;",
             )?;
             Ok(c)

@@ -92,13 +92,27 @@ fn field_name_at(b: &[u8], at: usize) -> bool {
 /// Whether a key prefix runs through `b[i]`, at the place of the prefix's first `-`, `_` or
 /// `A` (where the scan finds it).
 fn prefix_through(b: &[u8], i: usize) -> bool {
-    SECRET_PREFIXES.iter().any(|p| {
+    PREFIX_ANCHORS.iter().any(|&(p, j)| {
         let p = p.as_bytes();
-        p.iter()
-            .position(|c| matches!(c, b'-' | b'_' | b'A'))
-            .is_some_and(|j| p[j] == b[i] && i >= j && b[i - j..].starts_with(p))
+        p[j] == b[i] && i >= j && b[i - j..].starts_with(p)
     })
 }
+
+/// Each key prefix with the place of its first `-`, `_` or `A`, worked out once.
+const PREFIX_ANCHORS: [(&str, usize); SECRET_PREFIXES.len()] = {
+    let mut out = [("", 0); SECRET_PREFIXES.len()];
+    let mut k = 0;
+    while k < SECRET_PREFIXES.len() {
+        let p = SECRET_PREFIXES[k].as_bytes();
+        let mut j = 0;
+        while !matches!(p[j], b'-' | b'_' | b'A') {
+            j += 1; // Out of bounds, and so a build error, for a prefix without one.
+        }
+        out[k] = (SECRET_PREFIXES[k], j);
+        k += 1;
+    }
+    out
+};
 
 fn looks_secret(s: &str) -> bool {
     let s = s.strip_prefix("Bearer ").unwrap_or(s);
