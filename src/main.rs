@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -20,6 +21,9 @@ const COLLECT_EVERY: Duration = Duration::from_secs(1);
 /// otherwise) gives it back.
 #[allow(unsafe_code)]
 fn return_freed_memory() {
+    if cfg!(feature = "system-alloc") {
+        return;
+    }
     thread_local!(static LAST: Cell<Option<Instant>> = const { Cell::new(None) });
     let now = Instant::now();
     if LAST
