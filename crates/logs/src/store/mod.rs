@@ -4,10 +4,11 @@
 //! Tables (same names on both backends):
 //! - `request_logs`: one row per record, payloads included on PostgreSQL (SQLite keeps them in
 //!   segment files beside the database and the row keeps where, see `payloads`) (indexes:
-//!   `(created_at, id)`, unique on SQLite, `trace_id`, `(workspace_id, created_at, id)`, `(user_hash, created_at)`,
-//!   on SQLite only where there is a user; PostgreSQL and SQLite files from before schema 3
-//!   also index `id` alone), with `meta`: the metadata as a JSON object of strings (PostgreSQL: `JSONB`,
-//!   GIN-indexed for metadata filters; SQLite scans it within the time range);
+//!   `(created_at, id)`, unique on SQLite, `trace_id`, `(workspace_id, created_at, id)`,
+//!   `(user_hash, created_at)`, on SQLite only where there is a user; PostgreSQL and SQLite
+//!   files from before schema 3 also index `id` alone), with `meta`: the metadata as a JSON
+//!   object of strings (PostgreSQL: `JSONB`, GIN-indexed for metadata filters; SQLite scans it
+//!   within the time range);
 //! - `request_log_dims`: the distinct dimension combinations (see [`crate::dims`]);
 //! - `request_log_rollups`: per `(grain, bucket_start, dim_id)` an encoded partial aggregate
 //!   (counts, sums, latency histograms) for grains of 5 min, 1 h and 1 day, and for the 5 min
