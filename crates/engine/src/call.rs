@@ -23,6 +23,9 @@ pub struct Call {
     pub created: u64,
     /// Told how a streamed answer ended (usage, errors, client gone): for settling and logging.
     pub on_stream_end: std::sync::Mutex<Option<OnStreamEnd>>,
+    /// Keep a stream's response for the log record, with at most this many bytes of text
+    /// (reported in [`crate::stream::StreamEnd::response`]); `None` keeps none.
+    pub record_response: Option<usize>,
     /// Every attempt, for the request's log record.
     pub journal: std::sync::Arc<crate::Journal>,
     /// W3C `traceparent` sent upstream so provider-side traces join the gateway's.

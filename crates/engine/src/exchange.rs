@@ -7,6 +7,7 @@ use http::{HeaderMap, HeaderValue, Request, StatusCode};
 use http_body_util::BodyExt;
 use portcullis_core::{ErrorCode, GatewayError};
 use portcullis_providers::UpstreamRequest;
+use portcullis_providers::assemble::StreamFormat;
 
 use crate::Engine;
 use crate::body::{self, collect_limited};
@@ -166,6 +167,11 @@ impl Engine {
                 self.settings.stream_idle_timeout,
                 self.settings.max_stream_event_bytes,
             );
+            if let (Some(cap), Some(format)) =
+                (call.record_response, StreamFormat::of(call.endpoint))
+            {
+                stream.record_response(format, cap);
+            }
             if let Err(e) = stream.first_output().await {
                 return Exchange::Failed(Failure::new(
                     e.with_provider(ctx.provider.clone()),

@@ -15,6 +15,7 @@ use http_body::{Body as HttpBody, Frame};
 use portcullis_core::sse::{SseDecoder, SseEvent};
 use portcullis_core::{ErrorCode, GatewayError, Usage};
 use portcullis_providers::StreamTranslator;
+use portcullis_providers::assemble::{Assembler, StreamFormat};
 use tokio::time::{Instant, Sleep};
 
 use crate::body::{Body, BoxError};
@@ -29,6 +30,16 @@ pub struct StreamEnd {
     pub error: Option<GatewayError>,
     /// False when the client went away before the end.
     pub completed: bool,
+    /// The response the stream added up to (JSON text), when the record asked for it.
+    pub response: Option<Vec<u8>>,
+}
+
+/// How a stream's response is kept for its record.
+enum Record {
+    /// The translator folds in what it parses.
+    ByTranslator,
+    /// The client-facing frames are read back.
+    Frames(Box<Assembler>),
 }
 
 pub type OnStreamEnd = Box<dyn FnOnce(StreamEnd) + Send>;
@@ -48,6 +59,7 @@ pub struct TranslatedStream {
     on_end: Option<OnStreamEnd>,
     provider: String,
     model: String,
+    record: Option<Record>,
 }
 
 impl TranslatedStream {
@@ -71,6 +83,24 @@ impl TranslatedStream {
             on_end: None,
             provider: String::new(),
             model: String::new(),
+            record: None,
+        }
+    }
+
+    /// Keeps the response this stream adds up to (at most `cap` bytes of text), reported with
+    /// its end: for the log record.
+    pub fn record_response(&mut self, format: StreamFormat, cap: usize) {
+        self.record = Some(if self.translator.record_response(format, cap) {
+            Record::ByTranslator
+        } else {
+            Record::Frames(Box::new(Assembler::new(format, cap)))
+        });
+    }
+
+    /// What goes to the client, as the record's assembler sees it.
+    fn sent(&mut self, frame: &[u8]) {
+        if let Some(Record::Frames(a)) = self.record.as_mut() {
+            a.feed(frame);
         }
     }
 
@@ -103,6 +133,11 @@ impl TranslatedStream {
 
     fn report(&mut self, error: Option<GatewayError>, completed: bool) {
         if let Some(f) = self.on_end.take() {
+            let response = match self.record.take() {
+                Some(Record::ByTranslator) => self.translator.recorded_response(),
+                Some(Record::Frames(a)) => a.finish(),
+                None => None,
+            };
             f(StreamEnd {
                 provider: std::mem::take(&mut self.provider),
                 model: self
@@ -112,6 +147,7 @@ impl TranslatedStream {
                 usage: self.translator.usage(),
                 error,
                 completed,
+                response,
             });
         }
     }
@@ -216,17 +252,23 @@ impl HttpBody for TranslatedStream {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
         if let Some(b) = this.pending.take() {
+            this.sent(&b);
             return Poll::Ready(Some(Ok(Frame::data(b))));
         }
         if let Some(e) = this.pending_error.take() {
             let frame = this.translator.error_frame(&e);
+            this.sent(&frame);
             this.report(Some(e), true);
             return Poll::Ready(Some(Ok(Frame::data(frame))));
         }
         match ready!(this.poll_output(cx)) {
-            Some(Ok(b)) => Poll::Ready(Some(Ok(Frame::data(b)))),
+            Some(Ok(b)) => {
+                this.sent(&b);
+                Poll::Ready(Some(Ok(Frame::data(b))))
+            }
             Some(Err(e)) => {
                 let frame = this.translator.error_frame(&e);
+                this.sent(&frame);
                 this.report(Some(e), true);
                 Poll::Ready(Some(Ok(Frame::data(frame))))
             }

@@ -43,6 +43,7 @@ fn call(endpoint: Endpoint, body: Value, metadata: Value) -> Call {
         journal: Default::default(),
         traceparent: None,
         on_stream_end: Default::default(),
+        record_response: None,
     }
 }
 

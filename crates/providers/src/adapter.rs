@@ -133,6 +133,18 @@ pub trait StreamTranslator: Send {
     fn error_frame(&self, err: &GatewayError) -> Bytes {
         err.sse_event()
     }
+
+    /// Starts keeping the response this stream adds up to in the client's `format` (for the log
+    /// record, at most `cap` bytes of text), folded in from this translator's own parse of each
+    /// event. False when it cannot: the engine then reads the client-facing frames back instead.
+    fn record_response(&mut self, _format: crate::assemble::StreamFormat, _cap: usize) -> bool {
+        false
+    }
+
+    /// The response kept since [`StreamTranslator::record_response`], as JSON text.
+    fn recorded_response(&mut self) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// A provider adapter. Implementations are stateless and shared by all requests.

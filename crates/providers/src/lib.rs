@@ -2,6 +2,7 @@
 
 pub mod adapter;
 pub mod anthropic;
+pub mod assemble;
 pub mod common;
 pub mod google;
 pub mod ingress;

@@ -175,6 +175,7 @@ async fn run(
                 completed: end.completed,
                 provider: end.provider,
                 model: end.model,
+                response: end.response,
             });
         }
     });
@@ -188,6 +189,7 @@ async fn run(
         path: parts.uri.path().to_owned(),
         created: unix_now(),
         on_stream_end: std::sync::Mutex::new(Some(on_end)),
+        record_response: draft.payload_cap(),
         journal: draft.journal(),
         traceparent: draft.traceparent(),
     };

@@ -289,6 +289,102 @@ async fn streamed_and_unstreamed_usage_agree_and_debug_false_keeps_no_payloads()
     assert!(plain.request_body.is_some());
 }
 
+/// Sends `body` once as it is and once streamed; returns both records' response payloads.
+async fn plain_and_streamed(r: &Rig, path: &str, provider: &str, body: Value) -> (Value, Value) {
+    let send = |body: Value| {
+        r.client
+            .post(format!("{}{path}", r.gw.url()))
+            .header("x-portkey-provider", provider)
+            .header("x-portkey-custom-host", format!("{}/v1", r.mock.url()))
+            .header("authorization", "Bearer sk-test-abcdefghijklmnopqrstuvwxyz")
+            .header("x-api-key", "sk-ant-test-abcdefghijklmnopqrstuvwxyz")
+            .json(&body)
+            .send()
+    };
+    let plain = send(body.clone()).await.unwrap();
+    assert_eq!(plain.status(), 200);
+    let _ = plain.text().await.unwrap();
+    let mut streamed = body;
+    streamed["stream"] = json!(true);
+    streamed["stream_options"] = json!({"include_usage": true});
+    let resp = send(streamed).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let _ = resp.text().await.unwrap();
+    let recs = r.records(2).await;
+    let payload = |rec: &LogRecord| -> Value {
+        serde_json::from_str(rec.response_body.as_deref().expect("a response payload")).unwrap()
+    };
+    assert!(recs[1].stream);
+    (payload(&recs[0]), payload(&recs[1]))
+}
+
+#[tokio::test]
+async fn a_streamed_response_is_kept_as_the_completion_it_assembles() {
+    let r = rig().await;
+    let model = "gpt-4o-mini+usage=30,7+chunks=4+content=Hello%20there%2C%20streaming%20world\
+                 +tool=get_weather+args=%7B%22city%22%3A%22Paris%22%7D";
+    let body = json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
+    let (plain, streamed) = plain_and_streamed(&r, "/v1/chat/completions", "openai", body).await;
+    assert_eq!(streamed["object"], "chat.completion", "{streamed}");
+    let (p, s) = (&plain["choices"][0], &streamed["choices"][0]);
+    assert_eq!(s["message"]["content"], "Hello there, streaming world");
+    assert_eq!(s["message"]["content"], p["message"]["content"]);
+    for k in ["name", "arguments"] {
+        assert_eq!(
+            s["message"]["tool_calls"][0]["function"][k],
+            p["message"]["tool_calls"][0]["function"][k],
+            "{streamed}"
+        );
+    }
+    assert_eq!(s["finish_reason"], p["finish_reason"]);
+    assert_eq!(streamed["usage"]["prompt_tokens"], 30);
+    assert_eq!(streamed["usage"]["completion_tokens"], 7);
+}
+
+#[tokio::test]
+async fn a_streamed_anthropic_message_is_kept_as_the_message_it_assembles() {
+    let r = rig().await;
+    let model =
+        "claude-sonnet-4-5+usage=30,7+chunks=4+content=Hello%20there%2C%20streaming%20world";
+    let body =
+        json!({"model": model, "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]});
+    let (plain, streamed) = plain_and_streamed(&r, "/v1/messages", "anthropic", body).await;
+    assert_eq!(streamed["type"], "message", "{streamed}");
+    assert_eq!(streamed["content"], plain["content"], "{streamed}");
+    assert_eq!(
+        streamed["content"][0]["text"],
+        "Hello there, streaming world"
+    );
+    assert_eq!(streamed["stop_reason"], plain["stop_reason"]);
+    assert_eq!(streamed["usage"]["output_tokens"], 7);
+}
+
+#[tokio::test]
+async fn translated_streams_are_kept_in_the_clients_format() {
+    // An OpenAI client served by Anthropic, and an Anthropic client served by OpenAI: the
+    // record holds what the client would have received without `stream`.
+    let r = rig().await;
+    let content = "content=Translated%20stream%20text";
+    let body = json!({"model": format!("claude-sonnet-4-5+chunks=3+{content}"), "max_tokens": 50,
+                      "messages": [{"role": "user", "content": "hi"}]});
+    let (plain, streamed) = plain_and_streamed(&r, "/v1/chat/completions", "anthropic", body).await;
+    assert_eq!(streamed["object"], "chat.completion", "{streamed}");
+    assert_eq!(
+        streamed["choices"][0]["message"]["content"],
+        "Translated stream text"
+    );
+    assert_eq!(
+        streamed["choices"][0]["message"]["content"],
+        plain["choices"][0]["message"]["content"]
+    );
+    r.seen.0.lock().unwrap().clear();
+    let body = json!({"model": format!("gpt-4o-mini+chunks=3+{content}"), "max_tokens": 50,
+                      "messages": [{"role": "user", "content": "hi"}]});
+    let (plain, streamed) = plain_and_streamed(&r, "/v1/messages", "openai", body).await;
+    assert_eq!(streamed["type"], "message", "{streamed}");
+    assert_eq!(streamed["content"], plain["content"], "{streamed}");
+}
+
 #[tokio::test]
 async fn a_client_that_goes_away_mid_stream_is_recorded_as_such() {
     let r = rig().await;

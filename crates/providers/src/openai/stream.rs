@@ -1,7 +1,9 @@
 //! OpenAI-format streams: events are forwarded as they are, checked on the way through.
 //!
 //! The translator reads just enough of each chunk to see usage, in-band errors, the finish
-//! reason and a missing `model`; everything else is re-framed byte for byte.
+//! reason and a missing `model`; everything else is re-framed byte for byte. When the log record
+//! keeps the response, one richer parse of each chunk serves those checks and folds the chunk
+//! into the record's copy.
 
 use std::borrow::Cow;
 
@@ -12,7 +14,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::adapter::{ResponseCtx, StreamTranslator};
+use crate::assemble::{Assembler, OpenAiChunk, StreamFormat};
 
+/// What the checks read of a chunk when no record keeps the response (a lighter parse than
+/// [`OpenAiChunk`]).
 #[derive(Deserialize)]
 struct ChunkPeek<'a> {
     #[serde(borrow, default)]
@@ -39,6 +44,8 @@ pub struct OpenAiStream {
     served: Option<String>,
     saw_finish: bool,
     done: bool,
+    /// The response kept for the log record, when it asked for one.
+    record: Option<Assembler>,
 }
 
 impl OpenAiStream {
@@ -50,6 +57,44 @@ impl OpenAiStream {
             served: None,
             saw_finish: false,
             done: false,
+            record: None,
+        }
+    }
+
+    /// What every chunk is checked for (in-band errors, usage, the finish, a missing `model`),
+    /// and its frame out; returns whether the chunk named its model.
+    fn check(
+        &mut self,
+        error: Option<&Value>,
+        usage: Option<OpenAiUsageWire>,
+        finished: bool,
+        model: Option<&str>,
+        data: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<bool, GatewayError> {
+        if let Some(err) = error.filter(|e| !e.is_null()) {
+            return Err(super::error::in_band(&self.provider, err));
+        }
+        if let Some(u) = usage {
+            self.usage = Some(Usage::from(&u));
+        }
+        self.saw_finish |= finished;
+        match model {
+            Some(m) if !m.is_empty() => {
+                if self.served.is_none() {
+                    self.served = Some(m.to_owned());
+                }
+                push_data_frame(out, data);
+                Ok(true)
+            }
+            _ => {
+                let mut v: Value = serde_json::from_slice(data).map_err(|_| self.invalid(data))?;
+                if let Some(obj) = v.as_object_mut() {
+                    obj.insert("model".into(), Value::String(self.model.clone()));
+                }
+                push_data_frame(out, &serde_json::to_vec(&v).unwrap_or_default());
+                Ok(false)
+            }
         }
     }
 
@@ -83,32 +128,46 @@ impl StreamTranslator for OpenAiStream {
             let err = v.get("error").cloned().unwrap_or(v);
             return Err(super::error::in_band(&self.provider, &err));
         }
-        let peek: ChunkPeek<'_> = serde_json::from_slice(data).map_err(|_| self.invalid(data))?;
-        if let Some(err) = peek.error.as_ref().filter(|e| !e.is_null()) {
-            return Err(super::error::in_band(&self.provider, err));
+        if self.record.is_none() {
+            let peek: ChunkPeek<'_> =
+                serde_json::from_slice(data).map_err(|_| self.invalid(data))?;
+            let finished = peek
+                .choices
+                .is_some_and(|c| c.iter().any(|c| c.finish_reason.is_some()));
+            self.check(
+                peek.error.as_ref(),
+                peek.usage,
+                finished,
+                peek.model.as_deref(),
+                data,
+                out,
+            )?;
+            return Ok(());
         }
-        if let Some(u) = peek.usage.as_ref().map(Usage::from) {
-            self.usage = Some(u);
+        // The record keeps the response: one richer parse serves the checks and the record.
+        let mut chunk: OpenAiChunk<'_> =
+            serde_json::from_slice(data).map_err(|_| self.invalid(data))?;
+        let usage = match chunk.usage.as_ref().filter(|u| !u.is_null()) {
+            Some(u) => Some(OpenAiUsageWire::deserialize(u).map_err(|_| self.invalid(data))?),
+            None => None,
+        };
+        let finished = chunk
+            .choices
+            .as_ref()
+            .is_some_and(|c| c.iter().any(|c| c.finish_reason.is_some()));
+        let named = self.check(
+            chunk.error.as_ref(),
+            usage,
+            finished,
+            chunk.model.as_deref(),
+            data,
+            out,
+        )?;
+        if !named {
+            chunk.model = Some(Cow::Owned(self.model.clone()));
         }
-        if let Some(choices) = &peek.choices
-            && choices.iter().any(|c| c.finish_reason.is_some())
-        {
-            self.saw_finish = true;
-        }
-        match peek.model.as_deref() {
-            Some(m) if !m.is_empty() => {
-                if self.served.is_none() {
-                    self.served = Some(m.to_owned());
-                }
-                push_data_frame(out, data)
-            }
-            _ => {
-                let mut v: Value = serde_json::from_slice(data).map_err(|_| self.invalid(data))?;
-                if let Some(obj) = v.as_object_mut() {
-                    obj.insert("model".into(), Value::String(self.model.clone()));
-                }
-                push_data_frame(out, &serde_json::to_vec(&v).unwrap_or_default());
-            }
+        if let Some(r) = self.record.as_mut() {
+            r.openai_chunk(chunk);
         }
         Ok(())
     }
@@ -139,6 +198,18 @@ impl StreamTranslator for OpenAiStream {
 
     fn served_model(&self) -> Option<String> {
         self.served.clone()
+    }
+
+    fn record_response(&mut self, format: StreamFormat, cap: usize) -> bool {
+        if !format.is_openai() {
+            return false;
+        }
+        self.record = Some(Assembler::new(format, cap));
+        true
+    }
+
+    fn recorded_response(&mut self) -> Option<Vec<u8>> {
+        self.record.take().and_then(Assembler::finish)
     }
 }
 
@@ -201,6 +272,36 @@ data: [DONE]\n\n";
             s.ends_with("data: [DONE]\n\n"),
             "a finished stream without [DONE] is completed"
         );
+    }
+
+    #[test]
+    fn keeping_the_response_changes_nothing_sent() {
+        let transcript = b"data: {\"id\":\"1\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"he\"}}]}\n\n\
+data: {\"id\":\"1\",\"model\":\"gpt-4o-2024\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"llo\"},\"finish_reason\":\"stop\"}]}\n\n\
+data: {\"id\":\"1\",\"model\":\"gpt-4o-2024\",\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2,\"total_tokens\":5}}\n\n\
+data: [DONE]\n\n";
+        let (plain, r, usage) = run(transcript);
+        r.unwrap();
+        let mut d = SseDecoder::default();
+        let mut evs = Vec::new();
+        d.feed(transcript, &mut evs).unwrap();
+        let mut t = OpenAiStream::new(&ctx());
+        assert!(t.record_response(StreamFormat::OpenAiChat, 1000));
+        assert!(!t.record_response(StreamFormat::Anthropic, 1000));
+        assert!(t.record_response(StreamFormat::OpenAiChat, 1000));
+        let mut out = Vec::new();
+        for ev in &evs {
+            t.event(ev, &mut out).unwrap();
+        }
+        t.finish(&mut out).unwrap();
+        assert_eq!(out, plain);
+        assert_eq!(t.usage(), usage);
+        let kept: Value = serde_json::from_slice(&t.recorded_response().unwrap()).unwrap();
+        assert_eq!(kept["choices"][0]["message"]["content"], "hello");
+        assert_eq!(kept["choices"][0]["finish_reason"], "stop");
+        // The first chunk named no model: the record has the one the client was sent.
+        assert_eq!(kept["model"], "gpt-4o");
+        assert_eq!(kept["usage"]["total_tokens"], 5);
     }
 
     #[test]

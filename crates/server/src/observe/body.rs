@@ -69,7 +69,8 @@ impl Draft {
             return resp;
         }
         let (parts, body) = resp.into_parts();
-        let capture = self.payloads && self.rec.response_body.is_none();
+        // A stream's response comes assembled with its end; other bodies are kept as sent.
+        let capture = self.payloads && self.rec.response_body.is_none() && self.stream.is_none();
         let recorded = Recorded {
             inner: Some(body),
             draft: Some(self),
@@ -87,7 +88,7 @@ pub struct Recorded {
     draft: Option<Draft>,
     first: Option<Instant>,
     bytes: u64,
-    /// The body as sent, up to the payload cap (streams and passthrough).
+    /// The body as sent, up to the payload cap (passthrough).
     capture: Option<Vec<u8>>,
 }
 
@@ -107,7 +108,10 @@ impl Recorded {
             .stream
             .as_ref()
             .and_then(|s| s.lock().ok().and_then(|mut g| g.take()));
-        if let Some(s) = summary {
+        if let Some(mut s) = summary {
+            if let Some(r) = s.response.take().filter(|_| d.payloads) {
+                d.rec.response_body = Some(mask::owned_payload(r, d.observer.payload_cap));
+            }
             if !s.model.is_empty() {
                 d.rec.model = Some(s.model.clone());
             }

@@ -25,6 +25,8 @@ pub struct StreamSummary {
     pub completed: bool,
     pub provider: String,
     pub model: String,
+    /// The response the stream added up to (JSON text), when payloads are kept.
+    pub response: Option<Vec<u8>>,
 }
 
 pub type StreamSlot = Arc<Mutex<Option<StreamSummary>>>;
@@ -127,6 +129,11 @@ impl Draft {
 
     pub fn metadata(&mut self, metadata: &JsonObject) {
         self.rec.metadata = metadata.clone();
+    }
+
+    /// The most payload text the record keeps, when it keeps payloads.
+    pub fn payload_cap(&self) -> Option<usize> {
+        self.payloads.then_some(self.observer.payload_cap)
     }
 
     /// The journal the engine writes attempts into.

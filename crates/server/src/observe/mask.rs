@@ -47,7 +47,9 @@ const SECRET_PREFIXES: &[&str] = &[
 /// in it as `"name"` and a prefix as itself; every prefix holds a `-`, a `_` or an `A`. So only
 /// quotes, those three and backslashes are looked at further. (One pass with a byte table, on a
 /// 648-byte chat completion: 0.84 µs, against 1.25 for the automaton over all names and
-/// prefixes it replaces and 1.05 for vectorised searches, which JSON's quotes keep stopping.)
+/// prefixes it replaces and 1.05 for vectorised searches, which JSON's quotes keep stopping.
+/// Comparing only the names that start with the byte after a quote, and skipping plain bytes
+/// with `position`, took it from 15.8k to 9.2k instructions, counted by callgrind.)
 fn may_hold_secrets(text: &str) -> bool {
     const QUOTE: u8 = 1;
     const PREFIX_BYTE: u8 = 2;
@@ -62,32 +64,56 @@ fn may_hold_secrets(text: &str) -> bool {
         t
     };
     let b = text.as_bytes();
-    b.iter()
-        .enumerate()
-        .any(|(i, &c)| match CLASS[usize::from(c)] {
-            0 => false,
+    let mut from = 0;
+    // `position` over the plain bytes compiles to a tighter loop than one test per byte.
+    while let Some(k) = b[from..].iter().position(|&c| CLASS[usize::from(c)] != 0) {
+        let i = from + k;
+        let hit = match CLASS[usize::from(b[i])] {
             QUOTE => field_name_at(b, i + 1),
             PREFIX_BYTE => prefix_through(b, i),
             _ => b.get(i + 1) == Some(&b'u'),
-        })
+        };
+        if hit {
+            return true;
+        }
+        from = i + 1;
+    }
+    false
 }
 
-/// Whether a credential field's name, closed by a quote, starts at `at` (any case).
+/// Whether a credential field's name, closed by a quote, starts at `at` (any case). Only the
+/// names starting with the byte there are compared: most keys have none.
 fn field_name_at(b: &[u8], at: usize) -> bool {
     let rest = &b[at..];
-    // Every field name starts with one of these: most keys are rejected on their first byte.
-    if !matches!(
-        rest.first().map(u8::to_ascii_lowercase),
-        Some(b'a' | b'c' | b'p' | b'r' | b's' | b'x')
-    ) {
+    let Some(&first) = rest.first() else {
         return false;
+    };
+    let mut names = FIELDS_BY_FIRST[usize::from(first)];
+    while names != 0 {
+        let f = SECRET_FIELDS[names.trailing_zeros() as usize].as_bytes();
+        if rest.len() > f.len() && rest[f.len()] == b'"' && rest[..f.len()].eq_ignore_ascii_case(f)
+        {
+            return true;
+        }
+        names &= names - 1;
     }
-    SECRET_FIELDS.iter().any(|f| {
-        rest.len() > f.len()
-            && rest[f.len()] == b'"'
-            && rest[..f.len()].eq_ignore_ascii_case(f.as_bytes())
-    })
+    false
 }
+
+/// For each byte, the credential field names starting with it (in either case), as a bit set
+/// over [`SECRET_FIELDS`].
+const FIELDS_BY_FIRST: [u16; 256] = {
+    assert!(SECRET_FIELDS.len() <= 16, "one bit per field name");
+    let mut t = [0u16; 256];
+    let mut k = 0;
+    while k < SECRET_FIELDS.len() {
+        let c = SECRET_FIELDS[k].as_bytes()[0];
+        t[c.to_ascii_lowercase() as usize] |= 1 << k;
+        t[c.to_ascii_uppercase() as usize] |= 1 << k;
+        k += 1;
+    }
+    t
+};
 
 /// Whether a key prefix runs through `b[i]`, at the place of the prefix's first `-`, `_` or
 /// `A` (where the scan finds it).

@@ -51,6 +51,7 @@ pub async fn list(State(state): State<Arc<AppState>>, req: Request) -> Response 
         path: parts.uri.path().to_owned(),
         created: unix_now(),
         on_stream_end: Default::default(),
+        record_response: None,
         journal: Default::default(),
         traceparent: None,
     };

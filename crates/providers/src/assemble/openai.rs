@@ -1,0 +1,368 @@
+//! OpenAI chunks (chat and legacy completions) folded into the response they stand for.
+
+use std::borrow::Cow;
+
+use portcullis_core::sse::SseEvent;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Budget, Notes};
+
+/// One OpenAI-format chunk, borrowed from its event (the passthrough translator reads its
+/// checks from the same parse).
+#[derive(Deserialize)]
+pub struct Chunk<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default)]
+    created: Option<Value>,
+    #[serde(borrow, default)]
+    pub model: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    system_fingerprint: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub choices: Option<Vec<ChoiceDelta<'a>>>,
+    #[serde(default)]
+    pub usage: Option<Value>,
+    #[serde(default)]
+    pub error: Option<Value>,
+}
+
+#[derive(Deserialize)]
+pub struct ChoiceDelta<'a> {
+    #[serde(default)]
+    index: u32,
+    #[serde(borrow, default)]
+    delta: Option<Delta<'a>>,
+    /// Legacy completions carry text here instead of in a delta.
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Delta<'a> {
+    #[serde(borrow, default)]
+    role: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    content: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reasoning_content: Option<Cow<'a, str>>,
+    /// A string on most servers; anything else is left out.
+    #[serde(default)]
+    reasoning: Option<Value>,
+    #[serde(borrow, default)]
+    refusal: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    tool_calls: Option<Vec<ToolDelta<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct ToolDelta<'a> {
+    #[serde(default)]
+    index: u32,
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "type")]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    function: Option<FunctionDelta<'a>>,
+}
+
+#[derive(Deserialize)]
+struct FunctionDelta<'a> {
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    arguments: Option<Cow<'a, str>>,
+}
+
+#[derive(Default)]
+struct Choice {
+    index: u32,
+    role: Option<String>,
+    content: Option<String>,
+    reasoning: Option<String>,
+    /// The name the stream gave its reasoning (`reasoning_content` or `reasoning`).
+    reasoning_key: &'static str,
+    refusal: Option<String>,
+    tools: Vec<Tool>,
+    finish_reason: Option<String>,
+}
+
+struct Tool {
+    index: u32,
+    id: Option<String>,
+    kind: Option<String>,
+    name: String,
+    arguments: String,
+}
+
+/// What the chunks said so far.
+pub(super) struct Chunks {
+    text: bool,
+    id: Option<String>,
+    created: Option<Value>,
+    model: Option<String>,
+    fingerprint: Option<String>,
+    choices: Vec<Choice>,
+    usage: Option<Value>,
+    error: Option<Value>,
+}
+
+fn set_once(slot: &mut Option<String>, v: Option<Cow<'_, str>>) {
+    if slot.is_none()
+        && let Some(v) = v
+    {
+        *slot = Some(v.into_owned());
+    }
+}
+
+fn append(slot: &mut Option<String>, s: &str, budget: &mut Budget) {
+    budget.push(slot.get_or_insert_with(String::new), s);
+}
+
+impl Chunks {
+    pub(super) fn new(text: bool) -> Chunks {
+        Chunks {
+            text,
+            id: None,
+            created: None,
+            model: None,
+            fingerprint: None,
+            choices: Vec::new(),
+            usage: None,
+            error: None,
+        }
+    }
+
+    /// Folds one event in; false when it does not parse as a chunk.
+    pub(super) fn event(&mut self, ev: &SseEvent, budget: &mut Budget) -> bool {
+        if ev.is_done() {
+            return true;
+        }
+        let Ok(chunk) = serde_json::from_slice::<Chunk<'_>>(&ev.data) else {
+            return false;
+        };
+        self.fold(chunk, budget);
+        true
+    }
+
+    pub(super) fn fold(&mut self, chunk: Chunk<'_>, budget: &mut Budget) {
+        set_once(&mut self.id, chunk.id);
+        set_once(&mut self.model, chunk.model);
+        set_once(&mut self.fingerprint, chunk.system_fingerprint);
+        if self.created.is_none() {
+            self.created = chunk.created;
+        }
+        if let Some(u) = chunk.usage.filter(|u| !u.is_null()) {
+            self.usage = Some(u);
+        }
+        if let Some(e) = chunk.error.filter(|e| !e.is_null()) {
+            self.error = Some(e);
+        }
+        for c in chunk.choices.unwrap_or_default() {
+            let Some(choice) = self.choice(c.index, budget) else {
+                continue;
+            };
+            if let Some(t) = c.text {
+                append(&mut choice.content, &t, budget);
+            }
+            if let Some(d) = c.delta {
+                choice.delta(d, budget);
+            }
+            if let Some(f) = c.finish_reason {
+                choice.finish_reason = Some(f.into_owned());
+            }
+        }
+    }
+
+    fn choice(&mut self, index: u32, budget: &mut Budget) -> Option<&mut Choice> {
+        let at = match self.choices.iter().position(|c| c.index == index) {
+            Some(at) => at,
+            None => {
+                if !budget.entry() {
+                    return None;
+                }
+                self.choices.push(Choice {
+                    index,
+                    ..Choice::default()
+                });
+                self.choices.len() - 1
+            }
+        };
+        self.choices.get_mut(at)
+    }
+
+    /// The response a non-streamed request would have had, as JSON text (written straight from
+    /// the parts: no JSON tree is built).
+    pub(super) fn into_json(mut self, notes: &Notes) -> Option<Vec<u8>> {
+        self.choices.sort_by_key(|c| c.index);
+        for c in &mut self.choices {
+            c.tools.sort_by_key(|t| t.index);
+        }
+        let text = self.text;
+        let out = Completion {
+            id: self.id.as_deref(),
+            object: if text {
+                "text_completion"
+            } else {
+                "chat.completion"
+            },
+            created: &self.created,
+            model: self.model.as_deref(),
+            system_fingerprint: self.fingerprint.as_deref(),
+            choices: self.choices.iter().map(|c| c.out(text)).collect(),
+            usage: self.usage.as_ref(),
+            error: self.error.as_ref(),
+            notes,
+        };
+        serde_json::to_vec(&out).ok()
+    }
+}
+
+#[derive(Serialize)]
+struct Completion<'a> {
+    id: Option<&'a str>,
+    object: &'static str,
+    created: &'a Option<Value>,
+    model: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system_fingerprint: Option<&'a str>,
+    choices: Vec<ChoiceOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a Value>,
+    #[serde(flatten)]
+    notes: &'a Notes,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ChoiceOut<'a> {
+    Message {
+        index: u32,
+        message: MessageOut<'a>,
+        finish_reason: Option<&'a str>,
+    },
+    Text {
+        index: u32,
+        text: &'a str,
+        finish_reason: Option<&'a str>,
+    },
+}
+
+#[derive(Serialize)]
+struct MessageOut<'a> {
+    role: &'a str,
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refusal: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    tool_calls: Vec<ToolOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct ToolOut<'a> {
+    id: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    function: FunctionOut<'a>,
+}
+
+#[derive(Serialize)]
+struct FunctionOut<'a> {
+    name: &'a str,
+    arguments: &'a str,
+}
+
+impl Choice {
+    fn delta(&mut self, d: Delta<'_>, budget: &mut Budget) {
+        set_once(&mut self.role, d.role);
+        if let Some(t) = d.content {
+            append(&mut self.content, &t, budget);
+        }
+        if let Some(t) = d.reasoning_content {
+            self.reasoning_key = "reasoning_content";
+            append(&mut self.reasoning, &t, budget);
+        } else if let Some(Value::String(t)) = d.reasoning {
+            if self.reasoning_key.is_empty() {
+                self.reasoning_key = "reasoning";
+            }
+            append(&mut self.reasoning, &t, budget);
+        }
+        if let Some(t) = d.refusal {
+            append(&mut self.refusal, &t, budget);
+        }
+        for t in d.tool_calls.unwrap_or_default() {
+            let at = match self.tools.iter().position(|x| x.index == t.index) {
+                Some(at) => at,
+                None => {
+                    if !budget.entry() {
+                        continue;
+                    }
+                    self.tools.push(Tool {
+                        index: t.index,
+                        id: None,
+                        kind: None,
+                        name: String::new(),
+                        arguments: String::new(),
+                    });
+                    self.tools.len() - 1
+                }
+            };
+            let tool = &mut self.tools[at];
+            set_once(&mut tool.id, t.id);
+            set_once(&mut tool.kind, t.kind);
+            if let Some(f) = t.function {
+                if let Some(n) = f.name {
+                    budget.push(&mut tool.name, &n);
+                }
+                if let Some(a) = f.arguments {
+                    budget.push(&mut tool.arguments, &a);
+                }
+            }
+        }
+    }
+
+    fn out(&self, text: bool) -> ChoiceOut<'_> {
+        if text {
+            return ChoiceOut::Text {
+                index: self.index,
+                text: self.content.as_deref().unwrap_or(""),
+                finish_reason: self.finish_reason.as_deref(),
+            };
+        }
+        let reasoning = self.reasoning.as_deref();
+        let named = |key: &str| reasoning.filter(|_| self.reasoning_key == key);
+        ChoiceOut::Message {
+            index: self.index,
+            message: MessageOut {
+                role: self.role.as_deref().unwrap_or("assistant"),
+                content: self.content.as_deref(),
+                reasoning_content: named("reasoning_content"),
+                reasoning: named("reasoning"),
+                refusal: self.refusal.as_deref(),
+                tool_calls: self
+                    .tools
+                    .iter()
+                    .map(|t| ToolOut {
+                        id: t.id.as_deref(),
+                        kind: t.kind.as_deref().unwrap_or("function"),
+                        function: FunctionOut {
+                            name: &t.name,
+                            arguments: &t.arguments,
+                        },
+                    })
+                    .collect(),
+            },
+            finish_reason: self.finish_reason.as_deref(),
+        }
+    }
+}
