@@ -6,7 +6,7 @@ use portcullis_core::sse::SseEvent;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::Budget;
+use super::{Budget, ENTRY_COST};
 
 #[derive(Deserialize)]
 struct Event<'a> {
@@ -84,7 +84,10 @@ impl Events {
             }
             "content_block_start" => {
                 let index = e.index.unwrap_or(0);
-                if self.blocks.iter().any(|b| b.index == index) || !budget.entry() {
+                // A block's opening value is kept whole: its event's size is charged.
+                if self.blocks.iter().any(|b| b.index == index)
+                    || !budget.charge(ev.data.len().max(ENTRY_COST))
+                {
                     return true;
                 }
                 self.blocks.push(Block {
@@ -115,7 +118,7 @@ impl Events {
                     }
                 }
                 if let Some(c) = d.citation
-                    && budget.entry()
+                    && budget.charge(ev.data.len().max(ENTRY_COST))
                 {
                     b.citations.push(c);
                 }

@@ -21,7 +21,7 @@ pub use openai::Chunk as OpenAiChunk;
 
 /// The largest single event read: larger ones end the assembly (the record says so).
 const MAX_EVENT: usize = 4 * 1024 * 1024;
-/// What each new choice, tool call or content block is counted as against the cap.
+/// What each new choice or tool call is counted as against the cap (at least).
 const ENTRY_COST: usize = 64;
 
 /// The streaming wire formats the gateway answers in.
@@ -76,11 +76,17 @@ impl Budget {
 
     /// Charges a new entry; false (and cut) when the cap has no room for it.
     fn entry(&mut self) -> bool {
-        if self.left < ENTRY_COST {
+        self.charge(ENTRY_COST)
+    }
+
+    /// Charges `n` bytes kept whole (a JSON value from an event); false (and cut) when the cap
+    /// has no room for them.
+    fn charge(&mut self, n: usize) -> bool {
+        if self.left < n {
             self.cut = true;
             return false;
         }
-        self.left -= ENTRY_COST;
+        self.left -= n;
         true
     }
 }

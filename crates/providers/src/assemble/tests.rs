@@ -240,3 +240,28 @@ fn nothing_sent_is_no_payload_and_an_oversized_event_ends_the_copy() {
             .contains("larger than")
     );
 }
+
+#[test]
+fn anthropic_blocks_and_citations_count_against_the_cap() {
+    let ev = |name: &str, v: Value| format!("event: {name}\ndata: {v}\n\n");
+    let mut frames = ev(
+        "message_start",
+        json!({"type": "message_start", "message": {"id": "m", "content": []}}),
+    );
+    let big = "c".repeat(2000);
+    for i in 0..200 {
+        frames += &ev(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": i,
+            "content_block": {"type": "text", "text": "", "citations": [{"cited_text": big}]}}),
+        );
+        frames += &ev(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": i,
+            "delta": {"type": "citations_delta", "citation": {"cited_text": big}}}),
+        );
+    }
+    let got = assemble(StreamFormat::Anthropic, 20_000, &frames, 4096);
+    assert_eq!(got["portcullis_truncated"], true);
+    assert!(got.to_string().len() < 30_000, "{}", got.to_string().len());
+}
