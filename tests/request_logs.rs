@@ -307,6 +307,17 @@ fn outcomes_each_yield_one_record(mut c: Cluster) {
         !full.to_string().contains(&s.key),
         "the gateway key leaked into a record"
     );
+    // A stream's record keeps the response it added up to, written and read back.
+    let id = streamed["id"].as_str().unwrap();
+    let full = c.admin(a, "GET", &format!("/v1/logs/{id}"), None);
+    let kept: Value = serde_json::from_str(full["response_body"].as_str().unwrap_or("null"))
+        .unwrap_or(Value::Null);
+    assert_eq!(kept["object"], json!("chat.completion"), "{full:#}");
+    assert_eq!(kept["usage"]["prompt_tokens"], json!(40), "{full:#}");
+    assert!(
+        kept["choices"][0]["message"]["content"].is_string(),
+        "{full:#}"
+    );
 
     // On PostgreSQL, a replica started after this one exits reads the same records: what was
     // accepted was written by the exit.
