@@ -2,8 +2,8 @@
 //! without `stream` (one message with its text, reasoning, tool calls, finish reason and usage).
 //!
 //! Keeping the assembled response instead of the event transcript makes the record readable, and
-//! holds a few hundred bytes per stream instead of every chunk's envelope (about 18 KiB for a
-//! 50-chunk stream). A translator that already parses each chunk folds it in as it goes
+//! holds the response's text and a few fields per stream instead of every chunk's envelope (the
+//! transcript of a 50-chunk stream took about 18 KiB). A translator that already parses each chunk folds it in as it goes
 //! ([`Assembler::openai_chunk`]); otherwise the client-facing frames are read back
 //! ([`Assembler::feed`]). Those frames are the gateway's own output, already checked on their way
 //! through, so an event that does not parse is rare; it is kept verbatim (within the cap) so

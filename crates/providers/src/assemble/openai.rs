@@ -100,6 +100,7 @@ struct Tool {
 }
 
 /// What the chunks said so far.
+#[derive(Default)]
 pub(super) struct Chunks {
     text: bool,
     id: Option<String>,
@@ -123,17 +124,31 @@ fn append(slot: &mut Option<String>, s: &str, budget: &mut Budget) {
     budget.push(slot.get_or_insert_with(String::new), s);
 }
 
+/// The entry with `index` (a choice, a tool call), added when new; `None` when the cap has no
+/// room for another.
+fn at_index<'v, T>(
+    entries: &'v mut Vec<T>,
+    index: u32,
+    budget: &mut Budget,
+    index_of: impl Fn(&T) -> u32,
+    new: impl FnOnce() -> T,
+) -> Option<&'v mut T> {
+    let at = match entries.iter().position(|e| index_of(e) == index) {
+        Some(at) => at,
+        None if budget.entry() => {
+            entries.push(new());
+            entries.len() - 1
+        }
+        None => return None,
+    };
+    entries.get_mut(at)
+}
+
 impl Chunks {
     pub(super) fn new(text: bool) -> Chunks {
         Chunks {
             text,
-            id: None,
-            created: None,
-            model: None,
-            fingerprint: None,
-            choices: Vec::new(),
-            usage: None,
-            error: None,
+            ..Chunks::default()
         }
     }
 
@@ -163,7 +178,16 @@ impl Chunks {
             self.error = Some(e);
         }
         for c in chunk.choices.unwrap_or_default() {
-            let Some(choice) = self.choice(c.index, budget) else {
+            let Some(choice) = at_index(
+                &mut self.choices,
+                c.index,
+                budget,
+                |c| c.index,
+                || Choice {
+                    index: c.index,
+                    ..Choice::default()
+                },
+            ) else {
                 continue;
             };
             if let Some(t) = c.text {
@@ -176,23 +200,6 @@ impl Chunks {
                 choice.finish_reason = Some(f.into_owned());
             }
         }
-    }
-
-    fn choice(&mut self, index: u32, budget: &mut Budget) -> Option<&mut Choice> {
-        let at = match self.choices.iter().position(|c| c.index == index) {
-            Some(at) => at,
-            None => {
-                if !budget.entry() {
-                    return None;
-                }
-                self.choices.push(Choice {
-                    index,
-                    ..Choice::default()
-                });
-                self.choices.len() - 1
-            }
-        };
-        self.choices.get_mut(at)
     }
 
     /// The response a non-streamed request would have had, as JSON text (written straight from
@@ -301,23 +308,16 @@ impl Choice {
             append(&mut self.refusal, &t, budget);
         }
         for t in d.tool_calls.unwrap_or_default() {
-            let at = match self.tools.iter().position(|x| x.index == t.index) {
-                Some(at) => at,
-                None => {
-                    if !budget.entry() {
-                        continue;
-                    }
-                    self.tools.push(Tool {
-                        index: t.index,
-                        id: None,
-                        kind: None,
-                        name: String::new(),
-                        arguments: String::new(),
-                    });
-                    self.tools.len() - 1
-                }
+            let new = || Tool {
+                index: t.index,
+                id: None,
+                kind: None,
+                name: String::new(),
+                arguments: String::new(),
             };
-            let tool = &mut self.tools[at];
+            let Some(tool) = at_index(&mut self.tools, t.index, budget, |x| x.index, new) else {
+                continue;
+            };
             set_once(&mut tool.id, t.id);
             set_once(&mut tool.kind, t.kind);
             if let Some(f) = t.function {

@@ -27,6 +27,11 @@ fn data(v: Value) -> String {
     format!("data: {v}\n\n")
 }
 
+/// A named event (Anthropic's framing).
+fn ev(name: &str, v: Value) -> String {
+    format!("event: {name}\ndata: {v}\n\n")
+}
+
 #[test]
 fn openai_chat_chunks_become_one_completion() {
     let head = json!({"id": "c1", "object": "chat.completion.chunk", "created": 7, "model": "gpt-4o", "system_fingerprint": "fp"});
@@ -95,7 +100,6 @@ fn several_choices_and_legacy_completions_keep_their_order() {
 
 #[test]
 fn anthropic_events_become_one_message() {
-    let ev = |name: &str, v: Value| format!("event: {name}\ndata: {v}\n\n");
     let mut frames = String::new();
     frames += &ev(
         "message_start",
@@ -243,7 +247,6 @@ fn nothing_sent_is_no_payload_and_an_oversized_event_ends_the_copy() {
 
 #[test]
 fn anthropic_blocks_and_citations_count_against_the_cap() {
-    let ev = |name: &str, v: Value| format!("event: {name}\ndata: {v}\n\n");
     let mut frames = ev(
         "message_start",
         json!({"type": "message_start", "message": {"id": "m", "content": []}}),
