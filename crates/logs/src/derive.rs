@@ -4,7 +4,6 @@
 
 use serde_json::Value;
 
-use crate::dims::Dims;
 use crate::histogram::bucket_of;
 use crate::partial::AggInput;
 use crate::record::LogRecord;
@@ -78,7 +77,8 @@ pub(crate) fn flags(r: &LogRecord) -> i64 {
 
 /// Everything stored alongside a record's own fields.
 pub(crate) struct Derived {
-    pub dims: Dims,
+    /// The id of the record's [`Dims`](crate::dims::Dims).
+    pub dim_id: i64,
     pub flags: i64,
     pub user: Option<String>,
     pub user_hash: Option<i64>,
@@ -89,19 +89,9 @@ pub(crate) struct Derived {
 }
 
 impl Derived {
-    pub fn of(r: &LogRecord) -> Derived {
-        let dims = Dims {
-            dim_id: 0,
-            workspace_id: r.workspace_id.clone(),
-            api_key_id: r.api_key_id.clone(),
-            provider_id: r.provider_id.clone(),
-            provider: r.provider.clone(),
-            model: r.model.clone(),
-            status: i64::from(r.status),
-            outcome: r.outcome.map(|o| o.as_str().to_owned()),
-            endpoint: r.endpoint.clone(),
-        }
-        .with_id();
+    /// `dim_id` is the id of the record's [`Dims::of`](crate::dims::Dims::of) (the caller may
+    /// have it already).
+    pub fn of(r: &LogRecord, dim_id: i64) -> Derived {
         let meta: Vec<(String, String)> = r
             .metadata
             .iter()
@@ -112,7 +102,7 @@ impl Derived {
         // Buckets of the stored (clamped) values, so SQL and rollups agree.
         let b = |v: u64| i64::from(bucket_of(to_u64(clamp_u64(v))));
         Derived {
-            dims,
+            dim_id,
             flags: flags(r),
             user,
             user_hash,
@@ -128,7 +118,7 @@ impl Derived {
         let c = |v: u64| to_u64(clamp_u64(v));
         AggInput {
             created_at: r.created_at,
-            dim_id: self.dims.dim_id,
+            dim_id: self.dim_id,
             flags: self.flags,
             prompt: c(r.tokens.prompt),
             completion: c(r.tokens.completion),

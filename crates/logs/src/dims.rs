@@ -13,6 +13,7 @@ use std::sync::{Arc, RwLock};
 use sha2::{Digest, Sha256};
 
 use crate::query::GroupBy;
+use crate::record::LogRecord;
 
 /// One combination of rolled-up dimensions.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, sqlx::FromRow)]
@@ -29,6 +30,35 @@ pub(crate) struct Dims {
 }
 
 impl Dims {
+    /// A record's dimensions, with their id.
+    pub fn of(r: &LogRecord) -> Dims {
+        Dims {
+            dim_id: 0,
+            workspace_id: r.workspace_id.clone(),
+            api_key_id: r.api_key_id.clone(),
+            provider_id: r.provider_id.clone(),
+            provider: r.provider.clone(),
+            model: r.model.clone(),
+            status: i64::from(r.status),
+            outcome: r.outcome.map(|o| o.as_str().to_owned()),
+            endpoint: r.endpoint.clone(),
+        }
+        .with_id()
+    }
+
+    /// Whether `r`'s dimensions are these: compared in place, without copying or hashing
+    /// (the writer reuses the previous record's when they match, as they mostly do).
+    pub fn describes(&self, r: &LogRecord) -> bool {
+        self.status == i64::from(r.status)
+            && self.endpoint == r.endpoint
+            && self.model == r.model
+            && self.provider == r.provider
+            && self.outcome.as_deref() == r.outcome.map(|o| o.as_str())
+            && self.api_key_id == r.api_key_id
+            && self.workspace_id == r.workspace_id
+            && self.provider_id == r.provider_id
+    }
+
     /// Fills in `dim_id` from the other fields.
     pub fn with_id(mut self) -> Dims {
         let mut h = Sha256::new();
@@ -117,6 +147,53 @@ impl DimsCache {
     pub fn insert(&self, dims: Dims) {
         if let Ok(mut map) = self.map.write() {
             map.insert(dims.dim_id, Arc::new(dims));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Outcome;
+
+    fn base() -> LogRecord {
+        LogRecord {
+            workspace_id: Some("ws".into()),
+            api_key_id: Some("key".into()),
+            provider_id: Some("@prod".into()),
+            provider: Some("openai".into()),
+            model: Some("gpt-4o".into()),
+            status: 200,
+            outcome: Some(Outcome::Success),
+            endpoint: "chat.completions".into(),
+            ..LogRecord::default()
+        }
+    }
+
+    /// A record is described by the dimensions of another exactly when their ids agree: a
+    /// writer reusing the last record's id never files a record under the wrong dimensions.
+    #[test]
+    fn described_exactly_when_the_ids_agree() {
+        let d = Dims::of(&base());
+        assert!(d.describes(&base()));
+        let changes: [fn(&mut LogRecord); 9] = [
+            |r| r.workspace_id = None,
+            |r| r.api_key_id = Some("other".into()),
+            |r| r.provider_id = None,
+            |r| r.provider = Some("anthropic".into()),
+            |r| r.model = Some("gpt-4o-mini".into()),
+            |r| r.status = 500,
+            |r| r.outcome = None,
+            |r| r.endpoint = "embeddings".into(),
+            // Fields outside the dimensions change nothing.
+            |r| r.requested_model = Some("alias".into()),
+        ];
+        for (i, change) in changes.iter().enumerate() {
+            let mut r = base();
+            change(&mut r);
+            let same_id = Dims::of(&r).dim_id == d.dim_id;
+            assert_eq!(d.describes(&r), same_id, "change {i}");
+            assert_eq!(same_id, i == changes.len() - 1, "change {i}");
         }
     }
 }

@@ -13,8 +13,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use std::collections::HashSet;
-
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use tokio::runtime::{Handle, RuntimeFlavor};
@@ -174,17 +172,19 @@ fn write_blocking(
     let tx = c
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(fail("begin log batch"))?;
-    let new = insert_rows(&tx, records, locs).map_err(fail("insert log rows"))?;
+    let (dims, new) = insert_rows(&tx, records, locs).map_err(fail("insert log rows"))?;
     if new.is_empty() {
         tx.commit().map_err(fail("commit log batch"))?;
         return Ok(0);
     }
-    let new_dims: Vec<&Dims> = super::write::distinct_dims(new.iter().map(|n| &n.0))
+    // The dimensions of records that were already stored are stored too: inserting them again
+    // changes nothing.
+    let new_dims: Vec<&Dims> = super::write::distinct_dims(&dims)
         .into_iter()
         .filter(|d| cache.get(d.dim_id).is_none())
         .collect();
     insert_dims(&tx, &new_dims).map_err(fail("insert log details"))?;
-    let rollups = deltas(new.iter().map(|n| &n.1), |_, _| true);
+    let rollups = deltas(&new, |_, _| true);
     apply_rollups(&tx, rollups).map_err(fail("update log rollups"))?;
     tx.commit().map_err(fail("commit log batch"))?;
     for d in new_dims {
@@ -193,28 +193,36 @@ fn write_blocking(
     Ok(new.len() as u64)
 }
 
-/// Inserts the records (once each by id); returns the dimensions and aggregate inputs of those
-/// that were new (a retried batch skips what is stored).
+/// Inserts the records (a record already stored is skipped by its unique `(created_at, id)`);
+/// returns the dimensions of the records (each distinct run of them once) and the aggregate
+/// inputs of those that were new.
 fn insert_rows(
     tx: &rusqlite::Transaction<'_>,
     records: &[LogRecord],
     locs: &[Option<Loc>],
-) -> rusqlite::Result<Vec<(Dims, AggInput)>> {
+) -> rusqlite::Result<(Vec<Dims>, Vec<AggInput>)> {
     let mut st = tx.prepare_cached(&insert_sql())?;
-    let mut seen = HashSet::with_capacity(records.len());
+    let mut dims: Vec<Dims> = Vec::new();
     let mut new = Vec::with_capacity(records.len());
     for (r, loc) in records.iter().zip(locs) {
-        if !seen.insert(r.id.as_str()) {
-            continue;
-        }
-        let p = RowParts::of(r);
+        // Consecutive records mostly share their dimensions: reuse the last ones' id rather
+        // than copy and hash them again.
+        let dim_id = match dims.last() {
+            Some(d) if d.describes(r) => d.dim_id,
+            _ => {
+                let d = Dims::of(r);
+                let id = d.dim_id;
+                dims.push(d);
+                id
+            }
+        };
+        let p = RowParts::of(r, dim_id);
         bind_row(&mut st, r, &p, loc.as_ref())?;
         if st.raw_execute()? == 1 {
-            let input = p.d.input(r);
-            new.push((p.d.dims, input));
+            new.push(p.d.input(r));
         }
     }
-    Ok(new)
+    Ok((dims, new))
 }
 
 /// Binds one record's columns, in [`RAW_COLUMNS`] then [`LOC_COLUMNS`] order (the record's
@@ -275,7 +283,7 @@ fn bind_row(
         &clamp_u64(r.response_bytes),
         &d.user,
         &d.user_hash,
-        &d.dims.dim_id,
+        &d.dim_id,
         &d.flags,
         &d.lat_b,
         &d.ttft_b,

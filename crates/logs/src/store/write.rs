@@ -116,8 +116,9 @@ pub(crate) struct RowParts {
 }
 
 impl RowParts {
-    pub fn of(r: &LogRecord) -> RowParts {
-        let d = Derived::of(r);
+    /// `dim_id`: the id of the record's [`Dims::of`].
+    pub fn of(r: &LogRecord, dim_id: i64) -> RowParts {
+        let d = Derived::of(r, dim_id);
         let meta = json(
             &d.meta
                 .iter()
@@ -137,6 +138,7 @@ impl RowParts {
 
 impl RawRow {
     fn of(r: &LogRecord) -> RawRow {
+        let dims = Dims::of(r);
         let RowParts {
             d,
             outcome,
@@ -144,7 +146,7 @@ impl RawRow {
             guardrails,
             metadata,
             meta,
-        } = RowParts::of(r);
+        } = RowParts::of(r, dims.dim_id);
         let input = d.input(r);
         RawRow {
             id: r.id.clone(),
@@ -188,7 +190,7 @@ impl RawRow {
             response_bytes: clamp_u64(r.response_bytes),
             user_id: d.user.clone(),
             user_hash: d.user_hash,
-            dim_id: d.dims.dim_id,
+            dim_id: d.dim_id,
             flags: d.flags,
             lat_b: d.lat_b,
             ttft_b: d.ttft_b,
@@ -196,7 +198,7 @@ impl RawRow {
             request_body: r.request_body.clone(),
             response_body: r.response_body.clone(),
             meta,
-            dims: d.dims,
+            dims,
             input,
         }
     }

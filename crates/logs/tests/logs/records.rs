@@ -170,6 +170,23 @@ pub async fn found_by_id_through_its_time(ctx: Ctx) {
             "{idx:?}"
         );
         assert!(idx.contains(&("request_logs_user".into(), 0, 1)), "{idx:?}");
+        assert!(
+            idx.contains(&("request_logs_workspace".into(), 0, 1)),
+            "{idx:?}"
+        );
+        // A workspace filter (the only shape there is: `IN (…)`) still reads that index.
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+            "EXPLAIN QUERY PLAN SELECT id FROM request_logs l WHERE l.workspace_id IN (?1, ?2)",
+        )
+        .bind("ws-a")
+        .bind("ws-b")
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+        assert!(
+            plan.iter().any(|p| p.3.contains("request_logs_workspace")),
+            "{plan:?}"
+        );
         let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
             "EXPLAIN QUERY PLAN SELECT * FROM request_logs l WHERE l.id = ?1 \
              AND l.created_at >= ?2 AND l.created_at <= ?3",
