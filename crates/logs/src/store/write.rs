@@ -4,6 +4,7 @@
 //! Inserting is idempotent by record id: a batch retried after an unacknowledged commit adds
 //! nothing twice.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
@@ -111,25 +112,35 @@ pub(crate) struct RowParts {
     pub outcome: Option<&'static str>,
     pub fallback_path: String,
     pub guardrails: Option<String>,
-    pub metadata: String,
-    pub meta: String,
+    /// `{}` without an allocation for a record without metadata (most of them).
+    pub metadata: Cow<'static, str>,
+    pub meta: Cow<'static, str>,
 }
 
 impl RowParts {
     /// `dim_id`: the id of the record's [`Dims::of`].
     pub fn of(r: &LogRecord, dim_id: i64) -> RowParts {
         let d = Derived::of(r, dim_id);
-        let meta = json(
-            &d.meta
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect::<BTreeMap<&str, &str>>(),
-        );
+        const EMPTY: Cow<'static, str> = Cow::Borrowed("{}");
+        let meta = if d.meta.is_empty() {
+            EMPTY
+        } else {
+            Cow::Owned(json(
+                &d.meta
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect::<BTreeMap<&str, &str>>(),
+            ))
+        };
         RowParts {
             outcome: r.outcome.map(|o| o.as_str()),
             fallback_path: json(&r.fallback_path),
             guardrails: r.guardrails.as_ref().map(json),
-            metadata: json(&r.metadata),
+            metadata: if r.metadata.is_empty() {
+                EMPTY
+            } else {
+                Cow::Owned(json(&r.metadata))
+            },
             meta,
             d,
         }
@@ -185,7 +196,7 @@ impl RawRow {
             retry_count: i64::from(r.retry_count),
             fallback_path,
             guardrails,
-            metadata,
+            metadata: metadata.into_owned(),
             request_bytes: clamp_u64(r.request_bytes),
             response_bytes: clamp_u64(r.response_bytes),
             user_id: d.user.clone(),
@@ -197,7 +208,7 @@ impl RawRow {
             ovh_b: d.ovh_b,
             request_body: r.request_body.clone(),
             response_body: r.response_body.clone(),
-            meta,
+            meta: meta.into_owned(),
             dims,
             input,
         }
@@ -210,7 +221,7 @@ fn json<T: serde::Serialize + ?Sized>(v: &T) -> String {
 }
 
 /// A change to one rollup row: sums and histograms, and (5-minute and hourly grains) users.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct Rollup {
     pub p: Partial,
     pub users: Option<UserCounts>,
@@ -232,29 +243,63 @@ pub(crate) fn bucket(t: i64, grain: i64) -> i64 {
 
 /// What `inputs` add to every rollup grain. `keep(grain, bucket_start)` decides which buckets
 /// are wanted.
+///
+/// Each input is added once, to its bucket of the finest grain; the coarser buckets merge those
+/// sums (every grain is a multiple of the finest, so a fine bucket lies within one bucket of
+/// each), which costs per distinct bucket rather than per record and grain.
 pub(crate) fn deltas<'a>(
     inputs: impl IntoIterator<Item = &'a AggInput>,
     keep: impl Fn(i64, i64) -> bool,
 ) -> RollupDeltas {
-    let mut rollups = RollupDeltas::new();
+    let mut fine: BTreeMap<(i64, i64), (Partial, UserCounts)> = BTreeMap::new();
     for i in inputs {
+        let (p, users) = fine
+            .entry((bucket(i.created_at, FINEST), i.dim_id))
+            .or_default();
+        p.add_input(i);
+        if let Some(u) = i.user {
+            users.add(u, 1);
+        }
+    }
+    let mut rollups = RollupDeltas::new();
+    for ((start, dim), (p, users)) in &fine {
         for g in GRAINS {
-            let b = bucket(i.created_at, g);
+            let b = bucket(*start, g);
             if !keep(g, b) {
                 continue;
             }
-            let r = rollups.entry((g, b, i.dim_id)).or_default();
-            r.p.add_input(i);
+            let r = rollups.entry((g, b, *dim)).or_default();
+            r.p.merge(p);
             if USER_GRAINS.contains(&g) {
-                let users = r.users.get_or_insert_with(UserCounts::default);
-                if let Some(u) = i.user {
-                    users.add(u, 1);
-                }
+                r.users
+                    .get_or_insert_with(UserCounts::default)
+                    .combine(users, false);
             }
         }
     }
     rollups
 }
+
+/// The finest rollup grain: every grain is a whole number of it, and it counts users.
+const FINEST: i64 = {
+    let finest = GRAINS[GRAINS.len() - 1];
+    let mut k = 0;
+    while k < GRAINS.len() {
+        assert!(
+            GRAINS[k] % finest == 0,
+            "every grain is a multiple of the finest"
+        );
+        k += 1;
+    }
+    let mut users = false;
+    k = 0;
+    while k < USER_GRAINS.len() {
+        users |= USER_GRAINS[k] == finest;
+        k += 1;
+    }
+    assert!(users, "the finest grain counts users");
+    finest
+};
 
 /// A rollup row as stored: request count, encoded sums, encoded users.
 pub(crate) struct Stored {
@@ -416,4 +461,73 @@ pub(crate) fn distinct_dims<'a>(dims: impl IntoIterator<Item = &'a Dims>) -> Vec
     let mut out: Vec<&Dims> = dims.into_iter().filter(|d| seen.insert(d.dim_id)).collect();
     out.sort_by_key(|d| d.dim_id);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every input added to every grain's bucket directly (how deltas were first computed).
+    fn reference<'a>(
+        inputs: impl IntoIterator<Item = &'a AggInput>,
+        keep: impl Fn(i64, i64) -> bool,
+    ) -> RollupDeltas {
+        let mut rollups = RollupDeltas::new();
+        for i in inputs {
+            for g in GRAINS {
+                let b = bucket(i.created_at, g);
+                if !keep(g, b) {
+                    continue;
+                }
+                let r = rollups.entry((g, b, i.dim_id)).or_default();
+                r.p.add_input(i);
+                if USER_GRAINS.contains(&g) {
+                    let users = r.users.get_or_insert_with(UserCounts::default);
+                    if let Some(u) = i.user {
+                        users.add(u, 1);
+                    }
+                }
+            }
+        }
+        rollups
+    }
+
+    /// Folding fine buckets into coarse ones gives exactly the sums, histograms and user
+    /// counts of adding every record to every grain, with or without buckets left out.
+    #[test]
+    fn folded_deltas_equal_adding_each_record_to_each_grain() {
+        let mut seed = 0x853c_49e6_748f_ea9b_u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        const DAY_MS: i64 = 86_400_000;
+        let inputs: Vec<AggInput> = (0..5_000)
+            .map(|_| AggInput {
+                // Two days, so every grain has several buckets, negative times included.
+                created_at: next(2 * DAY_MS as u64) as i64 - DAY_MS / 3,
+                dim_id: next(4) as i64,
+                flags: next(256) as i64,
+                prompt: next(5_000),
+                completion: next(2_000),
+                cached: next(100),
+                cache_write: next(50),
+                reasoning: next(300),
+                cost_nanos: (next(3) > 0).then(|| next(1_000_000) as i64),
+                total_us: next(10_000_000),
+                ttft_us: (next(2) == 0).then(|| next(1_000_000)),
+                upstream_us: (next(4) > 0).then(|| next(9_000_000)),
+                overhead_us: next(5_000),
+                user: (next(3) == 0).then(|| next(20)),
+            })
+            .collect();
+        let all = |_: i64, _: i64| true;
+        let some = |g: i64, b: i64| (g / 1000 + b / 1000) % 3 != 0;
+        assert_eq!(deltas(&inputs, all), reference(&inputs, all));
+        assert_eq!(deltas(&inputs, some), reference(&inputs, some));
+        assert_eq!(deltas(&inputs[..1], all), reference(&inputs[..1], all));
+        assert!(deltas(&[], all).is_empty());
+    }
 }
