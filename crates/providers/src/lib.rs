@@ -8,6 +8,7 @@ pub mod google;
 pub mod ingress;
 pub mod openai;
 pub mod registry;
+pub mod text;
 
 pub use adapter::{
     Account, Adapter, ResponseCtx, StreamTranslator, Translated, Upstream, UpstreamRequest,

@@ -1,6 +1,6 @@
 //! Anthropic responses → OpenAI `chat.completion`; `/v1/messages` bodies passed through.
 
-use std::borrow::Cow;
+use crate::text::Text;
 
 use bytes::Bytes;
 use portcullis_core::{Endpoint, GatewayError, Usage};
@@ -134,7 +134,7 @@ fn chat(body: &[u8], ctx: &ResponseCtx) -> Result<Translated, GatewayError> {
 #[derive(Deserialize)]
 struct Peek<'a> {
     #[serde(borrow, default)]
-    model: Option<Cow<'a, str>>,
+    model: Option<Text<'a>>,
     #[serde(default)]
     usage: Option<WireUsage>,
 }

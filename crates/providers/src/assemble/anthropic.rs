@@ -1,6 +1,6 @@
 //! Anthropic Messages events folded into the message they stand for.
 
-use std::borrow::Cow;
+use crate::text::Text;
 
 use portcullis_core::sse::SseEvent;
 use serde::Deserialize;
@@ -11,7 +11,7 @@ use super::{Budget, ENTRY_COST};
 #[derive(Deserialize)]
 struct Event<'a> {
     #[serde(borrow, default, rename = "type")]
-    kind: Option<Cow<'a, str>>,
+    kind: Option<Text<'a>>,
     #[serde(default)]
     index: Option<u32>,
     #[serde(default)]
@@ -29,13 +29,13 @@ struct Event<'a> {
 #[derive(Deserialize)]
 struct Delta<'a> {
     #[serde(borrow, default)]
-    text: Option<Cow<'a, str>>,
+    text: Option<Text<'a>>,
     #[serde(borrow, default)]
-    partial_json: Option<Cow<'a, str>>,
+    partial_json: Option<Text<'a>>,
     #[serde(borrow, default)]
-    thinking: Option<Cow<'a, str>>,
+    thinking: Option<Text<'a>>,
     #[serde(borrow, default)]
-    signature: Option<Cow<'a, str>>,
+    signature: Option<Text<'a>>,
     #[serde(default)]
     citation: Option<Value>,
     #[serde(default)]

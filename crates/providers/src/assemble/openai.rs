@@ -1,6 +1,6 @@
 //! OpenAI chunks (chat and legacy completions) folded into the response they stand for.
 
-use std::borrow::Cow;
+use crate::text::Text;
 
 use portcullis_core::sse::SseEvent;
 use serde::{Deserialize, Serialize};
@@ -13,13 +13,13 @@ use super::{Budget, Notes};
 #[derive(Deserialize)]
 pub struct Chunk<'a> {
     #[serde(borrow, default)]
-    id: Option<Cow<'a, str>>,
+    id: Option<Text<'a>>,
     #[serde(default)]
     created: Option<Value>,
     #[serde(borrow, default)]
-    pub model: Option<Cow<'a, str>>,
+    pub model: Option<Text<'a>>,
     #[serde(borrow, default)]
-    system_fingerprint: Option<Cow<'a, str>>,
+    system_fingerprint: Option<Text<'a>>,
     #[serde(borrow, default)]
     pub choices: Option<Vec<ChoiceDelta<'a>>>,
     #[serde(default)]
@@ -36,24 +36,24 @@ pub struct ChoiceDelta<'a> {
     delta: Option<Delta<'a>>,
     /// Legacy completions carry text here instead of in a delta.
     #[serde(borrow, default)]
-    text: Option<Cow<'a, str>>,
+    text: Option<Text<'a>>,
     #[serde(borrow, default)]
-    pub finish_reason: Option<Cow<'a, str>>,
+    pub finish_reason: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
 struct Delta<'a> {
     #[serde(borrow, default)]
-    role: Option<Cow<'a, str>>,
+    role: Option<Text<'a>>,
     #[serde(borrow, default)]
-    content: Option<Cow<'a, str>>,
+    content: Option<Text<'a>>,
     #[serde(borrow, default)]
-    reasoning_content: Option<Cow<'a, str>>,
+    reasoning_content: Option<Text<'a>>,
     /// A string on most servers; anything else is left out.
     #[serde(default)]
     reasoning: Option<Value>,
     #[serde(borrow, default)]
-    refusal: Option<Cow<'a, str>>,
+    refusal: Option<Text<'a>>,
     #[serde(borrow, default)]
     tool_calls: Option<Vec<ToolDelta<'a>>>,
 }
@@ -63,9 +63,9 @@ struct ToolDelta<'a> {
     #[serde(default)]
     index: u32,
     #[serde(borrow, default)]
-    id: Option<Cow<'a, str>>,
+    id: Option<Text<'a>>,
     #[serde(borrow, default, rename = "type")]
-    kind: Option<Cow<'a, str>>,
+    kind: Option<Text<'a>>,
     #[serde(borrow, default)]
     function: Option<FunctionDelta<'a>>,
 }
@@ -73,9 +73,9 @@ struct ToolDelta<'a> {
 #[derive(Deserialize)]
 struct FunctionDelta<'a> {
     #[serde(borrow, default)]
-    name: Option<Cow<'a, str>>,
+    name: Option<Text<'a>>,
     #[serde(borrow, default)]
-    arguments: Option<Cow<'a, str>>,
+    arguments: Option<Text<'a>>,
 }
 
 #[derive(Default)]
@@ -112,7 +112,7 @@ pub(super) struct Chunks {
     error: Option<Value>,
 }
 
-fn set_once(slot: &mut Option<String>, v: Option<Cow<'_, str>>) {
+fn set_once(slot: &mut Option<String>, v: Option<Text<'_>>) {
     if slot.is_none()
         && let Some(v) = v
     {

@@ -5,6 +5,7 @@
 //! keeps the response, one richer parse of each chunk serves those checks and folds the chunk
 //! into the record's copy.
 
+use crate::text::Text;
 use std::borrow::Cow;
 
 use portcullis_core::sse::{DONE_FRAME, SseEvent, push_data_frame};
@@ -21,7 +22,7 @@ use crate::assemble::{Assembler, OpenAiChunk, StreamFormat};
 #[derive(Deserialize)]
 struct ChunkPeek<'a> {
     #[serde(borrow, default)]
-    model: Option<Cow<'a, str>>,
+    model: Option<Text<'a>>,
     #[serde(default)]
     usage: Option<OpenAiUsageWire>,
     #[serde(default)]
@@ -33,7 +34,7 @@ struct ChunkPeek<'a> {
 #[derive(Deserialize)]
 struct ChoicePeek<'a> {
     #[serde(borrow, default)]
-    finish_reason: Option<Cow<'a, str>>,
+    finish_reason: Option<Text<'a>>,
 }
 
 /// Per-stream state for OpenAI-format upstreams.
@@ -164,7 +165,7 @@ impl StreamTranslator for OpenAiStream {
             out,
         )?;
         if !named {
-            chunk.model = Some(Cow::Owned(self.model.clone()));
+            chunk.model = Some(Text(Cow::Owned(self.model.clone())));
         }
         if let Some(r) = self.record.as_mut() {
             r.openai_chunk(chunk);
