@@ -193,8 +193,12 @@ fn write_blocking(
     Ok(new.len() as u64)
 }
 
+/// How many of the last distinct dimensions a record is compared with before its own are
+/// computed (interleaved traffic to a few models or keys still finds them).
+const RECENT_DIMS: usize = 8;
+
 /// Inserts the records (a record already stored is skipped by its unique `(created_at, id)`);
-/// returns the dimensions of the records (each distinct run of them once) and the aggregate
+/// returns the dimensions of the records (each at least once) and the aggregate
 /// inputs of those that were new.
 fn insert_rows(
     tx: &rusqlite::Transaction<'_>,
@@ -205,11 +209,12 @@ fn insert_rows(
     let mut dims: Vec<Dims> = Vec::new();
     let mut new = Vec::with_capacity(records.len());
     for (r, loc) in records.iter().zip(locs) {
-        // Consecutive records mostly share their dimensions: reuse the last ones' id rather
-        // than copy and hash them again.
-        let dim_id = match dims.last() {
-            Some(d) if d.describes(r) => d.dim_id,
-            _ => {
+        // A batch holds few distinct dimensions, mostly in runs: reuse a recent record's id
+        // rather than copy and hash them again (a miss only costs the copy and the hash).
+        let recent = dims.iter().rev().take(RECENT_DIMS).find(|d| d.describes(r));
+        let dim_id = match recent {
+            Some(d) => d.dim_id,
+            None => {
                 let d = Dims::of(r);
                 let id = d.dim_id;
                 dims.push(d);
