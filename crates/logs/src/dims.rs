@@ -47,7 +47,7 @@ impl Dims {
     }
 
     /// Whether `r`'s dimensions are these: compared in place, without copying or hashing
-    /// (the writer reuses the previous record's when they match, as they mostly do).
+    /// (the writer reuses a recent record's id when they match, as they mostly do).
     pub fn describes(&self, r: &LogRecord) -> bool {
         self.status == i64::from(r.status)
             && self.endpoint == r.endpoint

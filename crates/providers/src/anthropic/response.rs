@@ -1,7 +1,5 @@
 //! Anthropic responses → OpenAI `chat.completion`; `/v1/messages` bodies passed through.
 
-use crate::text::Text;
-
 use bytes::Bytes;
 use portcullis_core::{Endpoint, GatewayError, Usage};
 use serde::Deserialize;
@@ -10,6 +8,7 @@ use serde_json::{Value, json};
 use super::wire::{WireMessage, WireUsage, str_field, type_of};
 use crate::adapter::{ResponseCtx, Translated};
 use crate::common::{invalid_response, openai_usage_json, to_bytes};
+use crate::text::Text;
 
 pub(super) fn translate(body: &[u8], ctx: &ResponseCtx) -> Result<Translated, GatewayError> {
     match ctx.endpoint {

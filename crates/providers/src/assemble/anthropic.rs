@@ -1,12 +1,11 @@
 //! Anthropic Messages events folded into the message they stand for.
 
-use crate::text::Text;
-
 use portcullis_core::sse::SseEvent;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{Budget, ENTRY_COST};
+use crate::text::Text;
 
 #[derive(Deserialize)]
 struct Event<'a> {

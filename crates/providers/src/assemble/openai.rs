@@ -1,12 +1,11 @@
 //! OpenAI chunks (chat and legacy completions) folded into the response they stand for.
 
-use crate::text::Text;
-
 use portcullis_core::sse::SseEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Budget, Notes};
+use crate::text::Text;
 
 /// One OpenAI-format chunk, borrowed from its event (the passthrough translator reads its
 /// checks from the same parse).

@@ -5,7 +5,6 @@
 //! keeps the response, one richer parse of each chunk serves those checks and folds the chunk
 //! into the record's copy.
 
-use crate::text::Text;
 use std::borrow::Cow;
 
 use portcullis_core::sse::{DONE_FRAME, SseEvent, push_data_frame};
@@ -16,6 +15,7 @@ use serde_json::Value;
 
 use crate::adapter::{ResponseCtx, StreamTranslator};
 use crate::assemble::{Assembler, OpenAiChunk, StreamFormat};
+use crate::text::Text;
 
 /// What the checks read of a chunk when no record keeps the response (a lighter parse than
 /// [`OpenAiChunk`]).

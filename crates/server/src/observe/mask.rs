@@ -7,10 +7,6 @@
 
 use serde_json::{Map, Value};
 
-mod scan;
-
-use scan::may_hold_secrets;
-
 /// Field names whose string values are credentials wherever they appear in a body.
 const SECRET_FIELDS: &[&str] = &[
     "api_key",
@@ -41,6 +37,110 @@ const SECRET_PREFIXES: &[&str] = &[
     "xoxb-",
     "xoxp-",
 ];
+
+/// Whether `text` could hold something masking would change: a superset (a false alarm only
+/// costs the slow path) that looks closer only at a few kinds of byte.
+///
+/// Masking changes a JSON text only through a key naming a credential field (in any case) or a
+/// string value starting with a key prefix, and free text only through a word starting with a
+/// key prefix. Unless the text has `\u` escapes (which could spell either), such a key appears
+/// in it as `"name"` and a prefix as itself; every prefix holds a `-`, a `_` or an `A`. So only
+/// quotes, those three and backslashes are looked at further. (One pass with a byte table, on a
+/// 648-byte chat completion: 0.84 µs, against 1.25 for the automaton over all names and
+/// prefixes it replaces and 1.05 for vectorised searches, which JSON's quotes keep stopping.
+/// Comparing only the names that start with the byte after a quote, and skipping plain bytes
+/// with `position`, took it from 15.8k to 9.2k instructions, counted by callgrind. Ruling out
+/// each `-`, `_` and `A` by the byte beside it through three more tables saved only 0.60 →
+/// 0.55 µs on a 618-byte completion, measured in one run, and was not kept.)
+fn may_hold_secrets(text: &str) -> bool {
+    const QUOTE: u8 = 1;
+    const PREFIX_BYTE: u8 = 2;
+    const BACKSLASH: u8 = 3;
+    const CLASS: [u8; 256] = {
+        let mut t = [0u8; 256];
+        t[b'"' as usize] = QUOTE;
+        t[b'-' as usize] = PREFIX_BYTE;
+        t[b'_' as usize] = PREFIX_BYTE;
+        t[b'A' as usize] = PREFIX_BYTE;
+        t[b'\\' as usize] = BACKSLASH;
+        t
+    };
+    let b = text.as_bytes();
+    let mut from = 0;
+    // `position` over the plain bytes compiles to a tighter loop than one test per byte.
+    while let Some(k) = b[from..].iter().position(|&c| CLASS[usize::from(c)] != 0) {
+        let i = from + k;
+        let hit = match CLASS[usize::from(b[i])] {
+            QUOTE => field_name_at(b, i + 1),
+            PREFIX_BYTE => prefix_through(b, i),
+            _ => b.get(i + 1) == Some(&b'u'),
+        };
+        if hit {
+            return true;
+        }
+        from = i + 1;
+    }
+    false
+}
+
+/// Whether a credential field's name, closed by a quote, starts at `at` (any case). Only the
+/// names starting with the byte there are compared: most keys have none.
+fn field_name_at(b: &[u8], at: usize) -> bool {
+    let rest = &b[at..];
+    let Some(&first) = rest.first() else {
+        return false;
+    };
+    let mut names = FIELDS_BY_FIRST[usize::from(first)];
+    while names != 0 {
+        let f = SECRET_FIELDS[names.trailing_zeros() as usize].as_bytes();
+        if rest.len() > f.len() && rest[f.len()] == b'"' && rest[..f.len()].eq_ignore_ascii_case(f)
+        {
+            return true;
+        }
+        names &= names - 1;
+    }
+    false
+}
+
+/// For each byte, the credential field names starting with it (in either case), as a bit set
+/// over [`SECRET_FIELDS`].
+const FIELDS_BY_FIRST: [u16; 256] = {
+    assert!(SECRET_FIELDS.len() <= 16, "one bit per field name");
+    let mut t = [0u16; 256];
+    let mut k = 0;
+    while k < SECRET_FIELDS.len() {
+        let c = SECRET_FIELDS[k].as_bytes()[0];
+        t[c.to_ascii_lowercase() as usize] |= 1 << k;
+        t[c.to_ascii_uppercase() as usize] |= 1 << k;
+        k += 1;
+    }
+    t
+};
+
+/// Whether a key prefix runs through `b[i]`, at the place of the prefix's first `-`, `_` or
+/// `A` (where the scan finds it).
+fn prefix_through(b: &[u8], i: usize) -> bool {
+    PREFIX_ANCHORS.iter().any(|&(p, j)| {
+        let p = p.as_bytes();
+        p[j] == b[i] && i >= j && b[i - j..].starts_with(p)
+    })
+}
+
+/// Each key prefix with the place of its first `-`, `_` or `A`, worked out once.
+const PREFIX_ANCHORS: [(&str, usize); SECRET_PREFIXES.len()] = {
+    let mut out = [("", 0); SECRET_PREFIXES.len()];
+    let mut k = 0;
+    while k < SECRET_PREFIXES.len() {
+        let p = SECRET_PREFIXES[k].as_bytes();
+        let mut j = 0;
+        while !matches!(p[j], b'-' | b'_' | b'A') {
+            j += 1; // Out of bounds, and so a build error, for a prefix without one.
+        }
+        out[k] = (SECRET_PREFIXES[k], j);
+        k += 1;
+    }
+    out
+};
 
 fn looks_secret(s: &str) -> bool {
     let s = s.strip_prefix("Bearer ").unwrap_or(s);
