@@ -107,14 +107,21 @@ pub async fn inserts_are_idempotent_by_id(ctx: Ctx) {
     assert_eq!(store.insert_batch(&batch).await.unwrap(), 200);
     // The same batch again (a retry after a lost acknowledgement): nothing new.
     assert_eq!(store.insert_batch(&batch).await.unwrap(), 0);
-    // Duplicates within a batch, and a mix of old and new.
-    let mut mixed = batch[..10].to_vec();
-    mixed.extend(records(3, 5, T0, HOUR));
-    mixed.push(mixed[0].clone());
+    // Duplicates within a batch, of an old record and of a new one, among old and new records
+    // (each counted once in the rollups).
+    let fresh = records(3, 5, T0, HOUR);
+    let mut mixed = batch[..9].to_vec();
+    mixed.extend(fresh.clone());
+    mixed.push(batch[0].clone());
+    mixed.push(fresh[0].clone());
     assert_eq!(store.insert_batch(&mixed).await.unwrap(), 5);
+    let mut fresh = records(4, 3, T0, HOUR);
+    fresh.push(fresh[1].clone());
+    fresh.push(batch[1].clone());
+    assert_eq!(store.insert_batch(&fresh).await.unwrap(), 3);
     assert_eq!(store.insert_batch(&[]).await.unwrap(), 0);
     let s = store.summary(&LogFilter::default()).await.unwrap();
-    assert_eq!(s.requests, 205);
+    assert_eq!(s.requests, 208);
 }
 
 /// Records are found by their UUIDv7 id through the creation time it carries, also when an
