@@ -14,6 +14,7 @@ pub mod error;
 pub mod export;
 pub mod export_job;
 pub mod histogram;
+mod packed;
 mod partial;
 mod plan;
 pub mod query;

@@ -15,6 +15,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::packed::Packed;
 use crate::record::LogRecord;
 use crate::store::LogStore;
 use crate::writer;
@@ -105,7 +106,7 @@ pub struct LogSink {
 }
 
 struct Inner {
-    tx: mpsc::Sender<LogRecord>,
+    tx: mpsc::Sender<Packed>,
     max_bytes: u64,
     counters: Arc<Counters>,
     stop: watch::Sender<bool>,
@@ -159,7 +160,8 @@ impl LogSink {
             }
         }
         c.bytes.fetch_add(size, Ordering::Relaxed);
-        match self.inner.tx.try_send(record) {
+        // Packed while its strings are hot, which are freed here (see `crate::packed`).
+        match self.inner.tx.try_send(Packed::of(&record, size)) {
             Ok(()) => {
                 c.accepted.fetch_add(1, Ordering::Relaxed);
                 true

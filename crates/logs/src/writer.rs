@@ -1,6 +1,7 @@
 //! The writer task: takes up to `batch_size` records from the queue (or what arrived within
-//! `flush_interval` of the first), writes them through the store, retries a failed write with
-//! doubling pauses, then gives the batch up (counted, logged) so the queue keeps moving.
+//! `flush_interval` of the first), unpacks them into records it keeps from batch to batch,
+//! writes them through the store, retries a failed write with doubling pauses, then gives the
+//! batch up (counted, logged) so the queue keeps moving.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -10,23 +11,29 @@ use futures_util::FutureExt;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use crate::packed::Packed;
 use crate::record::LogRecord;
 use crate::sink::{Counters, SinkConfig};
 use crate::store::LogStore;
 
-/// Records the batch vector keeps room for between batches.
+/// Records the batch vectors keep room for between batches.
 const KEEP_ROOM: usize = 1024;
+
+/// Payload room a kept record holds on to between batches; a larger payload's is given back.
+const KEEP_PAYLOAD_ROOM: usize = 4 * 1024;
 
 pub(crate) async fn run(
     store: Arc<dyn LogStore>,
-    mut rx: mpsc::Receiver<LogRecord>,
+    mut rx: mpsc::Receiver<Packed>,
     mut stop: watch::Receiver<bool>,
     cfg: SinkConfig,
     counters: Arc<Counters>,
 ) {
     let mut stopping = false;
-    // One vector for every batch, grown as batches need (most are far below `batch_size`).
+    // One vector for every batch, grown as batches need (most are far below `batch_size`),
+    // and the records batches are unpacked into, whose strings keep their room.
     let mut batch = Vec::new();
+    let mut records: Vec<LogRecord> = Vec::new();
     loop {
         // Wait for the first record (or the stop signal).
         tokio::select! {
@@ -63,13 +70,49 @@ pub(crate) async fn run(
                 Err(_) => break,
             }
         }
-        let bytes: u64 = batch.iter().map(|r| r.approx_bytes() as u64).sum();
-        write(&*store, &batch, &cfg, &counters).await;
+        let bytes: u64 = batch.iter().map(|p| p.approx).sum();
+        let n = unpack(&batch, &mut records, &counters);
+        write(&*store, &records[..n], &cfg, &counters).await;
         // The batch is gone (written or given up): its bytes leave the budget, and a burst's
         // room is not kept.
         batch.clear();
         batch.shrink_to(KEEP_ROOM);
+        keep_room(&mut records);
         counters.bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
+/// Unpacks a batch into the first records of `into`; returns how many. A buffer that does not
+/// unpack (only a bug could make one) counts as a failed record.
+fn unpack(batch: &[Packed], into: &mut Vec<LogRecord>, c: &Counters) -> usize {
+    if into.len() < batch.len() {
+        into.resize_with(batch.len(), LogRecord::default);
+    }
+    let mut n = 0;
+    for p in batch {
+        if p.unpack_into(&mut into[n]).is_some() {
+            n += 1;
+        } else {
+            c.failed.fetch_add(1, Ordering::Relaxed);
+            tracing::error!("request log lost: its queued form did not unpack");
+        }
+    }
+    n
+}
+
+/// Keeps at most [`KEEP_ROOM`] records for the next batch, without large payloads' room.
+fn keep_room(records: &mut Vec<LogRecord>) {
+    records.truncate(KEEP_ROOM);
+    records.shrink_to(KEEP_ROOM);
+    for r in records.iter_mut() {
+        for body in [&mut r.request_body, &mut r.response_body] {
+            if body
+                .as_ref()
+                .is_some_and(|b| b.capacity() > KEEP_PAYLOAD_ROOM)
+            {
+                *body = None;
+            }
+        }
     }
 }
 
