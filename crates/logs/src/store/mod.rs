@@ -29,6 +29,7 @@ mod records;
 mod retention;
 mod sqlite;
 mod sqlite_bulk;
+mod sqlite_insert;
 mod write;
 
 use std::path::Path;

@@ -75,7 +75,14 @@ pub(crate) struct Segments {
     open: Option<(i64, File, u64)>,
     synced_at: Instant,
     dirty: bool,
+    /// A batch's payloads on their way to the file, kept between batches: a fresh buffer of a
+    /// batch's size (hundreds of KiB at load) came from pages the allocator had returned to
+    /// the OS, faulted in and zeroed again every batch.
+    buf: Vec<u8>,
 }
+
+/// Room [`Segments::buf`] keeps between batches.
+const KEEP_BUF: usize = 4 << 20;
 
 impl Segments {
     pub fn new(dir: PathBuf) -> io::Result<Segments> {
@@ -86,6 +93,7 @@ impl Segments {
             open: None,
             synced_at: Instant::now(),
             dirty: false,
+            buf: Vec::new(),
         })
     }
 
@@ -97,9 +105,14 @@ impl Segments {
             return Ok(vec![None; records.len()]);
         }
         let seg = (now_ms.div_euclid(HOUR_MS) << 32) | i64::from(self.writer_id);
-        let (file, len) = self.file_for(seg)?;
+        self.open_segment(seg)?;
+        let Some((_, file, len)) = self.open.as_mut() else {
+            return Err(io::Error::other("no open payload segment"));
+        };
+        let buf = &mut self.buf;
+        buf.clear();
+        buf.reserve(total);
         let start = *len;
-        let mut buf = Vec::with_capacity(total);
         let mut locs = Vec::with_capacity(records.len());
         for r in records {
             if r.request_body.is_none() && r.response_body.is_none() {
@@ -122,18 +135,23 @@ impl Segments {
                 response_len: resp,
             }));
         }
-        if let Err(e) = file.write_all(&buf) {
+        let written = file.write_all(buf);
+        let n = buf.len() as u64;
+        buf.clear();
+        buf.shrink_to(KEEP_BUF);
+        if let Err(e) = written {
             // Whatever part was written is never referenced; start the next append after it.
             *len = file.seek(SeekFrom::End(0)).unwrap_or(*len);
             return Err(e);
         }
-        *len += buf.len() as u64;
+        *len += n;
         self.dirty = true;
         self.sync_if_due();
         Ok(locs)
     }
 
-    fn file_for(&mut self, seg: i64) -> io::Result<(&mut File, &mut u64)> {
+    /// Makes `seg` the open segment.
+    fn open_segment(&mut self, seg: i64) -> io::Result<()> {
         if self.open.as_ref().is_none_or(|(s, _, _)| *s != seg) {
             self.sync();
             let mut f = OpenOptions::new()
@@ -143,8 +161,7 @@ impl Segments {
             let len = f.seek(SeekFrom::End(0))?;
             self.open = Some((seg, f, len));
         }
-        let (_, f, len) = self.open.as_mut().expect("just opened");
-        Ok((f, len))
+        Ok(())
     }
 
     fn sync_if_due(&mut self) {

@@ -13,11 +13,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rusqlite::types::ToSql;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use super::payloads::{self, Loc, Segments};
+use super::sqlite_insert::Insert;
 use super::write::{RAW_COLUMN_COUNT, RAW_COLUMNS, RowParts, Sign, by_bucket, deltas, merge};
 use crate::derive::clamp_u64;
 use crate::dims::{Dims, DimsCache};
@@ -34,6 +34,8 @@ pub(crate) struct Bulk {
 }
 
 struct Writer {
+    /// Declared before the connection: dropped (finalized) before it closes.
+    insert: Insert,
     conn: Connection,
     segments: Segments,
 }
@@ -82,14 +84,20 @@ impl Bulk {
                  PRAGMA cache_size = -8192; PRAGMA temp_store = memory; \
                  PRAGMA wal_autocheckpoint = 4096;",
             )?;
-            Ok(c)
+            let insert = Insert::prepare(&c, &insert_sql())?;
+            Ok((c, insert))
         })
         .map_err(|e| LogError::Open {
             target: path.display().to_string(),
             reason: describe(&e),
         })?;
+        let (conn, insert) = conn;
         Ok(Bulk {
-            conn: Arc::new(Mutex::new(Some(Writer { conn, segments }))),
+            conn: Arc::new(Mutex::new(Some(Writer {
+                insert,
+                conn,
+                segments,
+            }))),
         })
     }
 
@@ -134,7 +142,7 @@ impl Bulk {
                 tracing::warn!(error = %e, "log payload segment append failed; payloads kept inline");
                 vec![None; records.len()]
             });
-        write_blocking(&mut w.conn, records, &locs, cache)
+        write_blocking(&mut w.conn, &mut w.insert, records, &locs, cache)
     }
 
     /// Closes the connection (waiting for a batch in progress); later writes fail.
@@ -165,6 +173,7 @@ const LOC_COLUMNS: &str = "payload_seg, payload_off, request_len, response_len";
 
 fn write_blocking(
     c: &mut Connection,
+    insert: &mut Insert,
     records: &[LogRecord],
     locs: &[Option<Loc>],
     cache: &DimsCache,
@@ -172,7 +181,7 @@ fn write_blocking(
     let tx = c
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(fail("begin log batch"))?;
-    let (dims, new) = insert_rows(&tx, records, locs).map_err(fail("insert log rows"))?;
+    let (dims, new) = insert_rows(insert, records, locs).map_err(fail("insert log rows"))?;
     if new.is_empty() {
         tx.commit().map_err(fail("commit log batch"))?;
         return Ok(0);
@@ -201,11 +210,10 @@ const RECENT_DIMS: usize = 8;
 /// returns the dimensions of the records (each at least once) and the aggregate
 /// inputs of those that were new.
 fn insert_rows(
-    tx: &rusqlite::Transaction<'_>,
+    insert: &mut Insert,
     records: &[LogRecord],
     locs: &[Option<Loc>],
 ) -> rusqlite::Result<(Vec<Dims>, Vec<AggInput>)> {
-    let mut st = tx.prepare_cached(&insert_sql())?;
     let mut dims: Vec<Dims> = Vec::new();
     let mut new = Vec::with_capacity(records.len());
     for (r, loc) in records.iter().zip(locs) {
@@ -222,89 +230,84 @@ fn insert_rows(
             }
         };
         let p = RowParts::of(r, dim_id);
-        bind_row(&mut st, r, &p, loc.as_ref())?;
-        if st.raw_execute()? == 1 {
+        if insert_row(insert, r, &p, loc.as_ref())? == 1 {
             new.push(p.d.input(r));
         }
     }
     Ok((dims, new))
 }
 
-/// Binds one record's columns, in [`RAW_COLUMNS`] then [`LOC_COLUMNS`] order (the record's
-/// text is bound in place; payloads only when they are not in a segment).
-fn bind_row(
-    st: &mut rusqlite::CachedStatement<'_>,
+/// Binds one record's columns, in [`RAW_COLUMNS`] then [`LOC_COLUMNS`] order, each where it is
+/// (payloads only when they are not in a segment), and inserts it.
+fn insert_row(
+    insert: &mut Insert,
     r: &LogRecord,
     p: &RowParts,
     loc: Option<&Loc>,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<usize> {
     let d = &p.d;
     let t = &r.timings;
     let k = &r.tokens;
-    let none: Option<&str> = None;
-    let (request_body, response_body): (&dyn ToSql, &dyn ToSql) = match loc {
-        Some(_) => (&none, &none),
-        None => (&r.request_body, &r.response_body),
+    let (request_body, response_body) = match loc {
+        Some(_) => (None, None),
+        None => (r.request_body.as_deref(), r.response_body.as_deref()),
     };
-    let values: [&dyn ToSql; RAW_COLUMN_COUNT + 4] = [
-        &r.id,
-        &r.created_at,
-        &r.trace_id,
-        &r.w3c_trace_id,
-        &r.span_id,
-        &r.parent_span_id,
-        &r.workspace_id,
-        &r.api_key_id,
-        &r.provider_id,
-        &r.integration_id,
-        &r.provider,
-        &r.requested_model,
-        &r.model,
-        &r.endpoint,
-        &r.method,
-        &r.path,
-        &i64::from(r.stream),
-        &i64::from(r.status),
-        &p.outcome,
-        &r.error_code,
-        &r.error_type,
-        &r.error_message,
-        &clamp_u64(t.total_us),
-        &t.upstream_us.map(clamp_u64),
-        &t.ttft_us.map(clamp_u64),
-        &clamp_u64(t.overhead_us),
-        &clamp_u64(k.prompt),
-        &clamp_u64(k.completion),
-        &clamp_u64(k.cached),
-        &clamp_u64(k.cache_write),
-        &clamp_u64(k.reasoning),
-        &r.cost_nanos,
-        &r.cache_status,
-        &i64::from(r.retry_count),
-        &p.fallback_path,
-        &p.guardrails,
-        &p.metadata,
-        &clamp_u64(r.request_bytes),
-        &clamp_u64(r.response_bytes),
-        &d.user,
-        &d.user_hash,
-        &d.dim_id,
-        &d.flags,
-        &d.lat_b,
-        &d.ttft_b,
-        &d.ovh_b,
-        request_body,
-        response_body,
-        &p.meta,
-        &loc.map(|l| l.seg),
-        &loc.map(|l| l.off),
-        &loc.and_then(|l| l.request_len),
-        &loc.and_then(|l| l.response_len),
-    ];
-    for (i, v) in values.into_iter().enumerate() {
-        st.raw_bind_parameter(i + 1, v)?;
-    }
-    Ok(())
+    insert
+        .row()
+        .text(&r.id)
+        .int(r.created_at)
+        .text(&r.trace_id)
+        .text(&r.w3c_trace_id)
+        .text(&r.span_id)
+        .opt_text(r.parent_span_id.as_deref())
+        .opt_text(r.workspace_id.as_deref())
+        .opt_text(r.api_key_id.as_deref())
+        .opt_text(r.provider_id.as_deref())
+        .opt_text(r.integration_id.as_deref())
+        .opt_text(r.provider.as_deref())
+        .opt_text(r.requested_model.as_deref())
+        .opt_text(r.model.as_deref())
+        .text(&r.endpoint)
+        .text(&r.method)
+        .text(&r.path)
+        .int(i64::from(r.stream))
+        .int(i64::from(r.status))
+        .opt_text(p.outcome)
+        .opt_text(r.error_code.as_deref())
+        .opt_text(r.error_type.as_deref())
+        .opt_text(r.error_message.as_deref())
+        .int(clamp_u64(t.total_us))
+        .opt_int(t.upstream_us.map(clamp_u64))
+        .opt_int(t.ttft_us.map(clamp_u64))
+        .int(clamp_u64(t.overhead_us))
+        .int(clamp_u64(k.prompt))
+        .int(clamp_u64(k.completion))
+        .int(clamp_u64(k.cached))
+        .int(clamp_u64(k.cache_write))
+        .int(clamp_u64(k.reasoning))
+        .opt_int(r.cost_nanos)
+        .text(&r.cache_status)
+        .int(i64::from(r.retry_count))
+        .text(&p.fallback_path)
+        .opt_text(p.guardrails.as_deref())
+        .text(&p.metadata)
+        .int(clamp_u64(r.request_bytes))
+        .int(clamp_u64(r.response_bytes))
+        .opt_text(d.user.as_deref())
+        .opt_int(d.user_hash)
+        .int(d.dim_id)
+        .int(d.flags)
+        .int(d.lat_b)
+        .opt_int(d.ttft_b)
+        .int(d.ovh_b)
+        .opt_text(request_body)
+        .opt_text(response_body)
+        .text(&p.meta)
+        .opt_int(loc.map(|l| l.seg))
+        .opt_int(loc.map(|l| l.off))
+        .opt_int(loc.and_then(|l| l.request_len))
+        .opt_int(loc.and_then(|l| l.response_len))
+        .execute()
 }
 
 fn insert_dims(tx: &rusqlite::Transaction<'_>, dims: &[&Dims]) -> rusqlite::Result<()> {
