@@ -17,7 +17,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use super::payloads::{self, Loc, Segments};
-use super::sqlite_insert::Insert;
+use super::sqlite_insert::{Batch, Insert};
 use super::write::{RAW_COLUMN_COUNT, RAW_COLUMNS, RowParts, Sign, by_bucket, deltas, merge};
 use crate::derive::clamp_u64;
 use crate::dims::{Dims, DimsCache};
@@ -214,6 +214,7 @@ fn insert_rows(
     records: &[LogRecord],
     locs: &[Option<Loc>],
 ) -> rusqlite::Result<(Vec<Dims>, Vec<AggInput>)> {
+    let mut batch = insert.batch();
     let mut dims: Vec<Dims> = Vec::new();
     let mut new = Vec::with_capacity(records.len());
     for (r, loc) in records.iter().zip(locs) {
@@ -230,7 +231,7 @@ fn insert_rows(
             }
         };
         let p = RowParts::of(r, dim_id);
-        if insert_row(insert, r, &p, loc.as_ref())? == 1 {
+        if insert_row(&mut batch, r, &p, loc.as_ref())? == 1 {
             new.push(p.d.input(r));
         }
     }
@@ -239,9 +240,9 @@ fn insert_rows(
 
 /// Binds one record's columns, in [`RAW_COLUMNS`] then [`LOC_COLUMNS`] order, each where it is
 /// (payloads only when they are not in a segment), and inserts it.
-fn insert_row(
-    insert: &mut Insert,
-    r: &LogRecord,
+fn insert_row<'a>(
+    batch: &mut Batch<'_, 'a>,
+    r: &'a LogRecord,
     p: &RowParts,
     loc: Option<&Loc>,
 ) -> rusqlite::Result<usize> {
@@ -252,7 +253,7 @@ fn insert_row(
         Some(_) => (None, None),
         None => (r.request_body.as_deref(), r.response_body.as_deref()),
     };
-    insert
+    batch
         .row()
         .text(&r.id)
         .int(r.created_at)
@@ -288,12 +289,12 @@ fn insert_row(
         .opt_int(r.cost_nanos)
         .text(&r.cache_status)
         .int(i64::from(r.retry_count))
-        .text(&p.fallback_path)
-        .opt_text(p.guardrails.as_deref())
-        .text(&p.metadata)
+        .own_text(&p.fallback_path)
+        .opt_own_text(p.guardrails.as_deref())
+        .cow_text(&p.metadata)
         .int(clamp_u64(r.request_bytes))
         .int(clamp_u64(r.response_bytes))
-        .opt_text(d.user.as_deref())
+        .opt_own_text(d.user.as_deref())
         .opt_int(d.user_hash)
         .int(d.dim_id)
         .int(d.flags)
@@ -302,7 +303,7 @@ fn insert_row(
         .int(d.ovh_b)
         .opt_text(request_body)
         .opt_text(response_body)
-        .text(&p.meta)
+        .cow_text(&p.meta)
         .opt_int(loc.map(|l| l.seg))
         .opt_int(loc.map(|l| l.off))
         .opt_int(loc.and_then(|l| l.request_len))

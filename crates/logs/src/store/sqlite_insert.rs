@@ -1,19 +1,21 @@
-//! The log writer's insert statement, its text parameters bound in place.
+//! The log writer's insert statement, its parameters bound in place and only when they change.
 //!
 //! rusqlite binds every non-empty text `SQLITE_TRANSIENT`: SQLite allocates and copies it. A
 //! record binds 53 parameters, 15 of them texts, and through rusqlite that cost 10.8k
 //! instructions per record (callgrind) — a third of the writer's SQLite time, for copies of
 //! strings that outlive the statement's step anyway. Here texts are bound `SQLITE_STATIC`, read
-//! where they are.
+//! where they are; and since a binding stays until replaced, a parameter whose value is the
+//! previous row's (the endpoint, the model, most tokens counts, every absent field: most of a
+//! record's columns, most of the time) is not bound again.
 //!
 //! SQLite reads a static binding only when the statement steps, so that is sound while every
-//! string bound outlives the step that reads it. [`Row`] makes it so: it borrows what it binds
-//! for its own lifetime, and steps only once every parameter is bound anew in it. A binding
-//! left behind by an earlier row may point at freed memory, but nothing reads it before the
-//! next row replaces it (clearing the bindings after each row, to be tidy, cost 0.8k
-//! instructions a record).
+//! string bound outlives the steps that may read it. [`Batch`] and [`Row`] make it so: a batch
+//! borrows the values its rows may keep bound (`'a`) for its whole life and clears every
+//! binding when it ends; a row borrows the values only it binds (`'r`), which the next row
+//! always binds anew; and a row steps only once each of its parameters is bound or kept.
 #![allow(unsafe_code)]
 
+use std::borrow::Cow;
 use std::ffi::{CStr, c_int};
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
@@ -61,13 +63,13 @@ impl Insert {
         Ok(Insert { stmt, db, params })
     }
 
-    /// Starts binding one row; parameters are bound in order, from the first.
-    pub fn row<'a>(&mut self) -> Row<'_, 'a> {
-        Row {
+    /// Starts a batch of rows; what its rows bind with lifetime `'a` may stay bound until the
+    /// batch ends.
+    pub fn batch<'a>(&mut self) -> Batch<'_, 'a> {
+        let n = usize::try_from(self.params).unwrap_or(0);
+        Batch {
             insert: self,
-            bound: 0,
-            failed: None,
-            _texts: PhantomData,
+            kept: vec![Kept::Unknown; n],
         }
     }
 }
@@ -79,44 +81,102 @@ impl Drop for Insert {
     }
 }
 
-/// One row's bindings, made in parameter order. Texts bound here must outlive the row (`'a`);
-/// it steps only with every parameter bound, and resets the statement when it ends.
-pub(crate) struct Row<'s, 'a> {
-    insert: &'s mut Insert,
-    bound: c_int,
-    /// The first binding SQLite refused.
-    failed: Option<c_int>,
-    _texts: PhantomData<&'a str>,
+/// What a parameter is bound to, as far as the next row may rely on it.
+#[derive(Clone, Copy, PartialEq)]
+enum Kept<'a> {
+    /// Bound to something that may be gone, or never bound: bind it again.
+    Unknown,
+    Null,
+    Int(i64),
+    Text(&'a str),
 }
 
-impl<'a> Row<'_, 'a> {
-    fn next(mut self, bind: impl FnOnce(*mut ffi::sqlite3_stmt, c_int) -> c_int) -> Self {
-        self.bound = self.bound.saturating_add(1);
-        // Past the last parameter SQLite answers SQLITE_RANGE; `execute` reports it.
-        let rc = bind(self.insert.stmt.as_ptr(), self.bound);
-        if rc != ffi::SQLITE_OK && self.failed.is_none() {
-            self.failed = Some(rc);
+/// Rows bound and inserted one after the other. Ending it (dropping it) clears every binding,
+/// so none outlives the values it borrowed.
+pub(crate) struct Batch<'s, 'a> {
+    insert: &'s mut Insert,
+    kept: Vec<Kept<'a>>,
+}
+
+impl<'a> Batch<'_, 'a> {
+    /// Starts binding one row; parameters are bound in order, from the first.
+    pub fn row<'r>(&mut self) -> Row<'_, 'a, 'r> {
+        Row {
+            insert: self.insert,
+            kept: &mut self.kept,
+            next: 0,
+            failed: None,
+            _own: PhantomData,
+        }
+    }
+}
+
+impl Drop for Batch<'_, '_> {
+    fn drop(&mut self) {
+        // SAFETY: a valid statement; afterwards it holds no pointer into the batch's values.
+        unsafe { ffi::sqlite3_clear_bindings(self.insert.stmt.as_ptr()) };
+    }
+}
+
+/// One row's bindings, made in parameter order: values of the batch (`'a`, kept bound when the
+/// next row has the same) or of this row alone (`'r`, bound every time). The row steps only
+/// with every parameter set, and resets the statement when it ends.
+pub(crate) struct Row<'b, 'a, 'r> {
+    insert: &'b Insert,
+    kept: &'b mut [Kept<'a>],
+    next: usize,
+    /// The first binding SQLite refused.
+    failed: Option<c_int>,
+    _own: PhantomData<&'r str>,
+}
+
+impl<'a, 'r> Row<'_, 'a, 'r> {
+    /// Binds the next parameter to `v` unless it already holds it; `keep` is `v` again when it
+    /// lives as long as the batch (and so may stay bound for the next row).
+    fn set(mut self, v: Kept<'_>, keep: Option<Kept<'a>>) -> Self {
+        let at = self.next;
+        self.next += 1;
+        let st = self.insert.stmt.as_ptr();
+        let Some(slot) = self.kept.get_mut(at) else {
+            self.failed.get_or_insert(ffi::SQLITE_RANGE);
+            return self;
+        };
+        if keep.is_some_and(|k| *slot == k) {
+            return self;
+        }
+        let i = c_int::try_from(at + 1).unwrap_or(c_int::MAX);
+        // SAFETY: a valid statement and parameter index; a text lives for `'a` or `'r`, so at
+        // least until this row steps, and until the batch ends if it is kept (see the module).
+        let rc = unsafe {
+            match v {
+                Kept::Unknown | Kept::Null => ffi::sqlite3_bind_null(st, i),
+                Kept::Int(n) => ffi::sqlite3_bind_int64(st, i, n),
+                Kept::Text(t) => {
+                    // An empty slice's pointer may dangle: give SQLite a real one.
+                    let t = if t.is_empty() { "" } else { t };
+                    ffi::sqlite3_bind_text64(
+                        st,
+                        i,
+                        t.as_ptr().cast(),
+                        t.len() as ffi::sqlite3_uint64,
+                        ffi::SQLITE_STATIC(),
+                        ffi::SQLITE_UTF8 as u8,
+                    )
+                }
+            }
+        };
+        if rc == ffi::SQLITE_OK {
+            *slot = keep.unwrap_or(Kept::Unknown);
+        } else {
+            *slot = Kept::Unknown;
+            self.failed.get_or_insert(rc);
         }
         self
     }
 
+    /// A text of the batch's.
     pub fn text(self, s: &'a str) -> Self {
-        // An empty slice's pointer may dangle: give SQLite a real one.
-        let p = if s.is_empty() { "" } else { s };
-        self.next(|st, i| {
-            // SAFETY: `p` lives for `'a`, longer than this binding (cleared when the row ends);
-            // SQLite reads `len` bytes of valid UTF-8.
-            unsafe {
-                ffi::sqlite3_bind_text64(
-                    st,
-                    i,
-                    p.as_ptr().cast(),
-                    p.len() as ffi::sqlite3_uint64,
-                    ffi::SQLITE_STATIC(),
-                    ffi::SQLITE_UTF8 as u8,
-                )
-            }
-        })
+        self.set(Kept::Text(s), Some(Kept::Text(s)))
     }
 
     pub fn opt_text(self, s: Option<&'a str>) -> Self {
@@ -126,9 +186,29 @@ impl<'a> Row<'_, 'a> {
         }
     }
 
+    /// A text of this row's alone.
+    pub fn own_text(self, s: &'r str) -> Self {
+        self.set(Kept::Text(s), None)
+    }
+
+    pub fn opt_own_text(self, s: Option<&'r str>) -> Self {
+        match s {
+            Some(s) => self.own_text(s),
+            None => self.null(),
+        }
+    }
+
+    /// A text of this row's, or of the program's (kept then).
+    #[allow(clippy::ptr_arg)] // Which of the two it is decides whether it may be kept.
+    pub fn cow_text(self, s: &'r Cow<'static, str>) -> Self {
+        match s {
+            Cow::Borrowed(s) => self.text(s),
+            Cow::Owned(s) => self.own_text(s),
+        }
+    }
+
     pub fn int(self, v: i64) -> Self {
-        // SAFETY: a valid statement and parameter index.
-        self.next(|st, i| unsafe { ffi::sqlite3_bind_int64(st, i, v) })
+        self.set(Kept::Int(v), Some(Kept::Int(v)))
     }
 
     pub fn opt_int(self, v: Option<i64>) -> Self {
@@ -139,36 +219,36 @@ impl<'a> Row<'_, 'a> {
     }
 
     pub fn null(self) -> Self {
-        // SAFETY: a valid statement and parameter index.
-        self.next(|st, i| unsafe { ffi::sqlite3_bind_null(st, i) })
+        self.set(Kept::Null, Some(Kept::Null))
     }
 
-    /// Runs the statement with every parameter bound; returns the rows it changed.
+    /// Runs the statement with every parameter set; returns the rows it changed.
     pub fn execute(self) -> rusqlite::Result<usize> {
+        let insert = self.insert;
         if let Some(rc) = self.failed {
-            return Err(error(self.insert.db, rc));
+            return Err(error(insert.db, rc));
         }
-        if self.bound != self.insert.params {
+        if self.next != self.kept.len() {
             return Err(rusqlite::Error::InvalidParameterCount(
-                usize::try_from(self.bound).unwrap_or(0),
-                usize::try_from(self.insert.params).unwrap_or(0),
+                self.next,
+                self.kept.len(),
             ));
         }
         // SAFETY: a valid statement whose parameters are all bound to live values.
-        let rc = unsafe { ffi::sqlite3_step(self.insert.stmt.as_ptr()) };
+        let rc = unsafe { ffi::sqlite3_step(insert.stmt.as_ptr()) };
         match rc {
             // SAFETY: the live connection.
-            ffi::SQLITE_DONE => Ok(unsafe { ffi::sqlite3_changes64(self.insert.db) } as usize),
+            ffi::SQLITE_DONE => Ok(unsafe { ffi::sqlite3_changes64(insert.db) } as usize),
             ffi::SQLITE_ROW => Err(rusqlite::Error::ExecuteReturnedResults),
-            rc => Err(error(self.insert.db, rc)),
+            rc => Err(error(insert.db, rc)),
         }
     }
 }
 
-impl Drop for Row<'_, '_> {
+impl Drop for Row<'_, '_, '_> {
     fn drop(&mut self) {
-        // SAFETY: a valid statement. Resetting keeps the bindings; none is read before the next
-        // row binds every parameter again.
+        // SAFETY: a valid statement. Resetting keeps the bindings: kept ones point into the
+        // batch's values, and the others are bound again by the next row before it steps.
         unsafe { ffi::sqlite3_reset(self.insert.stmt.as_ptr()) };
     }
 }
@@ -206,44 +286,79 @@ mod tests {
     }
 
     #[test]
-    fn rows_store_what_was_bound_even_after_the_strings_are_reused() {
+    fn rows_store_their_values_whether_bound_anew_or_kept_from_the_row_before() {
         let c = db();
         let mut ins = Insert::prepare(
             &c,
             "INSERT INTO t (id, n, s) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
         )
         .unwrap();
-        let mut buf = String::new();
-        for (id, n, s) in [
-            ("a", Some(1), Some("é-x")),
-            ("b", None, None),
-            ("c", Some(-3), Some("")),
-        ] {
-            buf.clear();
-            buf.push_str(id);
-            let changed = ins
+        // Values repeat from row to row (kept bound) and change (bound anew), by value and by
+        // kind, including the same text in another string.
+        let rows_in: Vec<(String, Option<i64>, Option<String>)> = vec![
+            ("a".into(), Some(1), Some("é-x".into())),
+            ("b".into(), Some(1), Some("é-x".into())),
+            ("c".into(), None, Some("é-x".into())),
+            ("d".into(), None, None),
+            ("e".into(), Some(-3), Some(String::new())),
+            ("f".into(), Some(-3), Some("y".into())),
+        ];
+        {
+            let mut batch = ins.batch();
+            for (id, n, s) in &rows_in {
+                let changed = batch
+                    .row()
+                    .text(id)
+                    .opt_int(*n)
+                    .opt_text(s.as_deref())
+                    .execute()
+                    .unwrap();
+                assert_eq!(changed, 1);
+            }
+            let conflict = batch.row().text("a").null().null().execute().unwrap();
+            assert_eq!(conflict, 0, "a conflicting row is skipped");
+        }
+        let mut expected = rows_in.clone();
+        expected.sort();
+        assert_eq!(rows(&c), expected);
+        // A new batch starts from nothing bound, and a row's own text is never kept: the same
+        // value in a fresh string is bound again for the second row.
+        let mut own = String::from("own");
+        {
+            let mut batch = ins.batch();
+            batch
                 .row()
-                .text(&buf)
-                .opt_int(n)
-                .opt_text(s)
+                .text("g")
+                .int(1)
+                .own_text(&own)
                 .execute()
                 .unwrap();
-            assert_eq!(changed, 1);
-            // The string's room is overwritten at once: SQLite must have stored the row.
-            buf.clear();
-            buf.push_str("zz");
         }
+        own.replace_range(.., "two");
+        {
+            let mut batch = ins.batch();
+            batch
+                .row()
+                .text("h")
+                .int(1)
+                .own_text(&own)
+                .execute()
+                .unwrap();
+            batch
+                .row()
+                .text("i")
+                .int(1)
+                .opt_own_text(None)
+                .execute()
+                .unwrap();
+        }
+        let last: Vec<_> = rows(&c).into_iter().skip(6).collect();
         assert_eq!(
-            ins.row().text("a").null().null().execute().unwrap(),
-            0,
-            "conflict"
-        );
-        assert_eq!(
-            rows(&c),
+            last,
             vec![
-                ("a".into(), Some(1), Some("é-x".into())),
-                ("b".into(), None, None),
-                ("c".into(), Some(-3), Some(String::new())),
+                ("g".into(), Some(1), Some("own".into())),
+                ("h".into(), Some(1), Some("two".into())),
+                ("i".into(), Some(1), None),
             ]
         );
     }
@@ -252,19 +367,21 @@ mod tests {
     fn a_row_missing_or_past_its_parameters_is_refused_and_the_statement_stays_usable() {
         let c = db();
         let mut ins = Insert::prepare(&c, "INSERT INTO t (id, n, s) VALUES (?, ?, ?)").unwrap();
+        let mut batch = ins.batch();
         assert!(matches!(
-            ins.row().text("a").int(1).execute(),
+            batch.row().text("a").int(1).execute(),
             Err(rusqlite::Error::InvalidParameterCount(2, 3))
         ));
         let Err(rusqlite::Error::SqliteFailure(e, _)) =
-            ins.row().text("a").int(1).null().null().execute()
+            batch.row().text("a").int(1).null().null().execute()
         else {
             panic!("a fourth parameter must be refused");
         };
         assert_eq!(e.extended_code, ffi::SQLITE_RANGE);
-        // A row dropped unexecuted stores nothing and leaves the statement usable.
-        drop(ins.row().text("dropped").int(7));
-        assert_eq!(ins.row().text("d").null().null().execute().unwrap(), 1);
+        // A row dropped unexecuted stores nothing; what it bound is still set right after.
+        drop(batch.row().text("dropped").int(7));
+        assert_eq!(batch.row().text("d").null().null().execute().unwrap(), 1);
+        drop(batch);
         assert_eq!(rows(&c), vec![("d".into(), None, None)]);
     }
 
@@ -273,15 +390,16 @@ mod tests {
         let c = db();
         assert!(Insert::prepare(&c, "INSERT INTO nowhere VALUES (?)").is_err());
         let mut ins = Insert::prepare(&c, "INSERT INTO t (id, n, s) VALUES (?, ?, ?)").unwrap();
-        ins.row().text("a").int(1).null().execute().unwrap();
+        let mut batch = ins.batch();
+        batch.row().text("a").int(1).null().execute().unwrap();
         let Err(rusqlite::Error::SqliteFailure(e, Some(msg))) =
-            ins.row().text("a").int(1).null().execute()
+            batch.row().text("a").int(1).null().execute()
         else {
             panic!("a duplicate key must fail");
         };
         assert_eq!(e.code, rusqlite::ErrorCode::ConstraintViolation);
         assert!(msg.contains("UNIQUE"), "{msg}");
         // The statement is usable again after the failure.
-        assert_eq!(ins.row().text("b").int(2).null().execute().unwrap(), 1);
+        assert_eq!(batch.row().text("b").int(2).null().execute().unwrap(), 1);
     }
 }
