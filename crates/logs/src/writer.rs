@@ -2,6 +2,11 @@
 //! `flush_interval` of the first), unpacks them into records it keeps from batch to batch,
 //! writes them through the store, retries a failed write with doubling pauses, then gives the
 //! batch up (counted, logged) so the queue keeps moving.
+//!
+//! One batch is written while the next is gathered and unpacked (never two writes at once, so
+//! batches land in order and never contend for the same rollup rows). A PostgreSQL write is
+//! mostly waiting on the server: done one after the other, the two cores sat two-thirds idle
+//! and the writer managed 18–19k records/s here; overlapped, see `docs/benchmarks.md`.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -10,6 +15,7 @@ use std::sync::atomic::Ordering;
 use futures_util::FutureExt;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::packed::Packed;
 use crate::record::LogRecord;
@@ -31,9 +37,12 @@ pub(crate) async fn run(
 ) {
     let mut stopping = false;
     // One vector for every batch, grown as batches need (most are far below `batch_size`),
-    // and the records batches are unpacked into, whose strings keep their room.
+    // and two sets of records batches are unpacked into, whose strings keep their room: one
+    // being written, one being filled.
     let mut batch = Vec::new();
     let mut records: Vec<LogRecord> = Vec::new();
+    // Aborted with this task (a shutdown past its deadline), as a write in place used to be.
+    let mut writing: Option<AbortOnDropHandle<Vec<LogRecord>>> = None;
     loop {
         // Wait for the first record (or the stop signal).
         tokio::select! {
@@ -72,14 +81,36 @@ pub(crate) async fn run(
         }
         let bytes: u64 = batch.iter().map(|p| p.approx).sum();
         let n = unpack(&batch, &mut records, &counters);
-        write(&*store, &records[..n], &cfg, &counters).await;
-        // The batch is gone (written or given up): its bytes leave the budget, and a burst's
-        // room is not kept.
         batch.clear();
         batch.shrink_to(KEEP_ROOM);
-        keep_room(&mut records);
-        counters.bytes.fetch_sub(bytes, Ordering::Relaxed);
+        // The batch before must be written first; its records then take this one's place.
+        let spare = match writing.take() {
+            Some(w) => finished(w).await,
+            None => Vec::new(),
+        };
+        let mut these = std::mem::replace(&mut records, spare);
+        let (store, cfg, counters) = (store.clone(), cfg.clone(), counters.clone());
+        writing = Some(AbortOnDropHandle::new(tokio::spawn(async move {
+            write(&*store, &these[..n], &cfg, &counters).await;
+            // The batch is gone (written or given up): its bytes leave the budget, and a
+            // burst's room is not kept.
+            keep_room(&mut these);
+            counters.bytes.fetch_sub(bytes, Ordering::Relaxed);
+            these
+        })));
     }
+    if let Some(w) = writing {
+        finished(w).await;
+    }
+}
+
+/// Waits for a batch's write; returns its records for reuse. `write` catches the store's
+/// panics, so only a bug of its own loses the records (they were counted as accepted).
+async fn finished(w: AbortOnDropHandle<Vec<LogRecord>>) -> Vec<LogRecord> {
+    w.await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "request logs lost: the write task failed");
+        Vec::new()
+    })
 }
 
 /// Unpacks a batch into the first records of `into`; returns how many. A buffer that does not
