@@ -76,8 +76,8 @@ pub(crate) struct Segments {
     synced_at: Instant,
     dirty: bool,
     /// A batch's payloads on their way to the file, kept between batches: a fresh buffer of a
-    /// batch's size (hundreds of KiB at load) came from pages the allocator had returned to
-    /// the OS, faulted in and zeroed again every batch.
+    /// batch's size (hundreds of KiB at load) is likely made of pages the allocator had given
+    /// back to the OS, faulted in and zeroed again every batch.
     buf: Vec<u8>,
 }
 

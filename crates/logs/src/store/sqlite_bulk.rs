@@ -70,7 +70,7 @@ impl Bulk {
             target: dir.display().to_string(),
             reason: e.to_string(),
         })?;
-        let conn = Connection::open_with_flags(
+        let (conn, insert) = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
@@ -91,7 +91,6 @@ impl Bulk {
             target: path.display().to_string(),
             reason: describe(&e),
         })?;
-        let (conn, insert) = conn;
         Ok(Bulk {
             conn: Arc::new(Mutex::new(Some(Writer {
                 insert,

@@ -2,11 +2,11 @@
 //!
 //! rusqlite binds every non-empty text `SQLITE_TRANSIENT`: SQLite allocates and copies it. A
 //! record binds 53 parameters, 15 of them texts, and through rusqlite that cost 10.8k
-//! instructions per record (callgrind) — a third of the writer's SQLite time, for copies of
+//! instructions per record (callgrind), against 15.5k for executing the insert, for copies of
 //! strings that outlive the statement's step anyway. Here texts are bound `SQLITE_STATIC`, read
-//! where they are; and since a binding stays until replaced, a parameter whose value is the
-//! previous row's (the endpoint, the model, most tokens counts, every absent field: most of a
-//! record's columns, most of the time) is not bound again.
+//! where they are (164.3k → 158.0k instructions per logged request, whole gateway); and since
+//! a binding stays until replaced, a parameter whose value is the previous row's (the endpoint,
+//! the model, an absent field) is not bound again (→ 156.3k).
 //!
 //! SQLite reads a static binding only when the statement steps, so that is sound while every
 //! string bound outlives the steps that may read it. [`Batch`] and [`Row`] make it so: a batch
@@ -321,8 +321,8 @@ mod tests {
         let mut expected = rows_in.clone();
         expected.sort();
         assert_eq!(rows(&c), expected);
-        // A new batch starts from nothing bound, and a row's own text is never kept: the same
-        // value in a fresh string is bound again for the second row.
+        // A new batch starts from nothing kept: its first row binds every parameter, even one
+        // equal to the last row of the batch before (whose bindings that batch cleared).
         let mut own = String::from("own");
         {
             let mut batch = ins.batch();
