@@ -161,7 +161,7 @@ impl LogSink {
         }
         c.bytes.fetch_add(size, Ordering::Relaxed);
         // Packed while its strings are hot, which are freed here (see `crate::packed`).
-        match self.inner.tx.try_send(Packed::of(&record, size)) {
+        match self.inner.tx.try_send(Packed::of(&mut record, size)) {
             Ok(()) => {
                 c.accepted.fetch_add(1, Ordering::Relaxed);
                 true

@@ -25,9 +25,6 @@ use crate::store::LogStore;
 /// Records the batch vectors keep room for between batches.
 const KEEP_ROOM: usize = 1024;
 
-/// Payload room a kept record holds on to between batches; a larger payload's is given back.
-const KEEP_PAYLOAD_ROOM: usize = 4 * 1024;
-
 pub(crate) async fn run(
     store: Arc<dyn LogStore>,
     mut rx: mpsc::Receiver<Packed>,
@@ -80,7 +77,7 @@ pub(crate) async fn run(
             }
         }
         let bytes: u64 = batch.iter().map(|p| p.approx).sum();
-        let n = unpack(&batch, &mut records, &counters);
+        let n = unpack(&mut batch, &mut records, &counters);
         batch.clear();
         batch.shrink_to(KEEP_ROOM);
         // The batch before must be written first; its records then take this one's place.
@@ -115,12 +112,12 @@ async fn finished(w: AbortOnDropHandle<Vec<LogRecord>>) -> Vec<LogRecord> {
 
 /// Unpacks a batch into the first records of `into`; returns how many. A buffer that does not
 /// unpack (only a bug could make one) counts as a failed record.
-fn unpack(batch: &[Packed], into: &mut Vec<LogRecord>, c: &Counters) -> usize {
+fn unpack(batch: &mut [Packed], into: &mut Vec<LogRecord>, c: &Counters) -> usize {
     if into.len() < batch.len() {
         into.resize_with(batch.len(), LogRecord::default);
     }
     let mut n = 0;
-    for p in batch {
+    for p in batch.iter_mut() {
         if p.unpack_into(&mut into[n]).is_some() {
             n += 1;
         } else {
@@ -131,19 +128,14 @@ fn unpack(batch: &[Packed], into: &mut Vec<LogRecord>, c: &Counters) -> usize {
     n
 }
 
-/// Keeps at most [`KEEP_ROOM`] records for the next batch, without large payloads' room.
+/// Keeps at most [`KEEP_ROOM`] records for the next batch. Their payloads are let go: the next
+/// batch moves its own in (see `crate::packed`).
 fn keep_room(records: &mut Vec<LogRecord>) {
     records.truncate(KEEP_ROOM);
     records.shrink_to(KEEP_ROOM);
     for r in records.iter_mut() {
-        for body in [&mut r.request_body, &mut r.response_body] {
-            if body
-                .as_ref()
-                .is_some_and(|b| b.capacity() > KEEP_PAYLOAD_ROOM)
-            {
-                *body = None;
-            }
-        }
+        r.request_body = None;
+        r.response_body = None;
     }
 }
 

@@ -287,6 +287,30 @@ mod tests {
     }
 
     #[test]
+    fn a_large_batch_reads_back_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = dir_of(&tmp.path().join("logs.db"));
+        let mut s = Segments::new(dir.clone()).unwrap();
+        let records: Vec<LogRecord> = (0..3_000)
+            .map(|i| {
+                let req = format!("request {i} {}", "x".repeat(i % 97));
+                let resp = (i % 5 != 0).then(|| format!("response {i} é"));
+                rec(Some(&req), resp.as_deref())
+            })
+            .collect();
+        let locs = s.append(&records, 7 * HOUR_MS).unwrap();
+        let more = s.append(&[rec(Some("after"), None)], 7 * HOUR_MS).unwrap();
+        let mut r = Reader::new(&dir);
+        for (rec, loc) in records.iter().zip(&locs) {
+            assert_eq!(
+                r.read(loc.unwrap()),
+                (rec.request_body.clone(), rec.response_body.clone())
+            );
+        }
+        assert_eq!(r.read(more[0].unwrap()).0, Some("after".into()));
+    }
+
+    #[test]
     fn payloads_read_back_as_written_and_go_with_their_hour() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = dir_of(&tmp.path().join("logs.db"));
