@@ -15,6 +15,10 @@ use sha2::{Digest, Sha256};
 use crate::query::GroupBy;
 use crate::record::LogRecord;
 
+/// How many of the last distinct dimensions a record is compared with before its own are
+/// computed (interleaved traffic to a few models or keys still finds them).
+const RECENT_DIMS: usize = 8;
+
 /// One combination of rolled-up dimensions.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, sqlx::FromRow)]
 pub(crate) struct Dims {
@@ -44,6 +48,20 @@ impl Dims {
             endpoint: r.endpoint.clone(),
         }
         .with_id()
+    }
+
+    /// The id of `r`'s dimensions within a batch whose distinct dimensions so far are `seen`
+    /// (pushed onto it when new). A batch holds few distinct dimensions, mostly in runs: a
+    /// recent record's are reused rather than copied and hashed again (a miss only costs the
+    /// copy and the hash, and may push the same dimensions twice).
+    pub fn id_in(seen: &mut Vec<Dims>, r: &LogRecord) -> i64 {
+        if let Some(d) = seen.iter().rev().take(RECENT_DIMS).find(|d| d.describes(r)) {
+            return d.dim_id;
+        }
+        let d = Dims::of(r);
+        let id = d.dim_id;
+        seen.push(d);
+        id
     }
 
     /// Whether `r`'s dimensions are these: compared in place, without copying or hashing

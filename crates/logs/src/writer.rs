@@ -3,11 +3,13 @@
 //! writes them through the store, retries a failed write with doubling pauses, then gives the
 //! batch up (counted, logged) so the queue keeps moving.
 //!
-//! One batch is written while the next is gathered and unpacked (never two writes at once, so
-//! batches land in order and never contend for the same rollup rows). A PostgreSQL write is
-//! mostly waiting on the server: done one after the other, the two cores sat two-thirds idle
-//! and the writer managed 18–19k records/s here; overlapped, see `docs/benchmarks.md`.
+//! A batch is gathered and unpacked while the ones before are written: at most
+//! [`LogStore::write_depth`] writes at once (one for SQLite, so batches land in order; two for
+//! PostgreSQL, whose writes are mostly waiting on the server and which keeps two batches off
+//! each other's rollup rows itself). Done one after the other, PostgreSQL writes left the two
+//! cores here two-thirds idle; see `docs/benchmarks.md`.
 
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -34,12 +36,14 @@ pub(crate) async fn run(
 ) {
     let mut stopping = false;
     // One vector for every batch, grown as batches need (most are far below `batch_size`),
-    // and two sets of records batches are unpacked into, whose strings keep their room: one
-    // being written, one being filled.
+    // and the sets of records batches are unpacked into, whose strings keep their room: one
+    // being filled, the others being written.
     let mut batch = Vec::new();
     let mut records: Vec<LogRecord> = Vec::new();
-    // Aborted with this task (a shutdown past its deadline), as a write in place used to be.
-    let mut writing: Option<AbortOnDropHandle<Vec<LogRecord>>> = None;
+    let depth = store.write_depth().max(1);
+    // Oldest first. Aborted with this task (a shutdown past its deadline), as a write in place
+    // used to be.
+    let mut writing: VecDeque<AbortOnDropHandle<Vec<LogRecord>>> = VecDeque::new();
     loop {
         // Wait for the first record (or the stop signal).
         tokio::select! {
@@ -80,14 +84,19 @@ pub(crate) async fn run(
         let n = unpack(&mut batch, &mut records, &counters);
         batch.clear();
         batch.shrink_to(KEEP_ROOM);
-        // The batch before must be written first; its records then take this one's place.
-        let spare = match writing.take() {
-            Some(w) => finished(w).await,
-            None => Vec::new(),
+        // With as many writes as the store takes under way, the oldest must finish first; its
+        // records then take this batch's place.
+        let spare = if writing.len() >= depth {
+            match writing.pop_front() {
+                Some(w) => finished(w).await,
+                None => Vec::new(),
+            }
+        } else {
+            Vec::new()
         };
         let mut these = std::mem::replace(&mut records, spare);
         let (store, cfg, counters) = (store.clone(), cfg.clone(), counters.clone());
-        writing = Some(AbortOnDropHandle::new(tokio::spawn(async move {
+        writing.push_back(AbortOnDropHandle::new(tokio::spawn(async move {
             write(&*store, &these[..n], &cfg, &counters).await;
             // The batch is gone (written or given up): its bytes leave the budget, and a
             // burst's room is not kept.
@@ -96,7 +105,7 @@ pub(crate) async fn run(
             these
         })));
     }
-    if let Some(w) = writing {
+    for w in writing {
         finished(w).await;
     }
 }

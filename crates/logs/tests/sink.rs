@@ -29,6 +29,8 @@ struct Script {
 #[derive(Default)]
 struct Fake {
     script: Script,
+    /// What `write_depth` answers (0: the default).
+    depth: usize,
     calls: Mutex<Vec<(Instant, usize)>>,
     written: Mutex<Vec<LogRecord>>,
 }
@@ -66,6 +68,9 @@ impl LogStore for Fake {
         }
         self.written.lock().unwrap().extend_from_slice(records);
         Ok(records.len() as u64)
+    }
+    fn write_depth(&self) -> usize {
+        if self.depth == 0 { 1 } else { self.depth }
     }
     async fn get(&self, _: &str) -> Result<Option<LogRecord>, LogError> {
         unsupported()
@@ -222,6 +227,47 @@ async fn a_full_queue_drops_and_counts_without_waiting() {
     let report = sink.shutdown(Duration::from_secs(10)).await;
     assert_eq!((report.written, report.failed, report.left), (110, 0, 0));
     assert_eq!(fake.written.lock().unwrap().len(), 110);
+}
+
+/// A store that takes two writes at once gets two, never a third, and everything arrives.
+#[tokio::test(start_paused = true)]
+async fn writes_overlap_up_to_the_stores_depth() {
+    for depth in [1, 2] {
+        let gate = Arc::new(Semaphore::new(0));
+        let fake = Arc::new(Fake {
+            script: Script {
+                gate: Some(gate.clone()),
+                ..Script::default()
+            },
+            depth,
+            ..Fake::default()
+        });
+        let sink = start(&fake, config());
+        // Five full batches queued; the store answers none of them yet.
+        for i in 0..50 {
+            assert!(sink.log(rec(i)));
+        }
+        settle().await;
+        assert_eq!(fake.calls.lock().unwrap().len(), depth, "depth {depth}");
+        // One answer lets one more write start.
+        gate.add_permits(1);
+        settle().await;
+        assert_eq!(fake.calls.lock().unwrap().len(), depth + 1, "depth {depth}");
+        gate.add_permits(1_000);
+        let report = sink.shutdown(Duration::from_secs(10)).await;
+        assert_eq!((report.written, report.failed, report.left), (50, 0, 0));
+        let mut ids: Vec<String> = fake
+            .written
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.id.clone())
+            .collect();
+        ids.sort();
+        let mut want: Vec<String> = (0..50).map(|i| rec(i).id).collect();
+        want.sort();
+        assert_eq!(ids, want, "depth {depth}");
+    }
 }
 
 fn with_payloads(i: usize, len: usize) -> LogRecord {

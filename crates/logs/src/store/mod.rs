@@ -24,6 +24,7 @@ mod feedback;
 mod feedback_stats;
 mod filter;
 mod payloads;
+mod pg_rows;
 mod postgres;
 mod records;
 mod retention;
@@ -62,6 +63,14 @@ pub trait LogStore: Send + Sync {
     /// (one transaction). Idempotent by
     /// record id, so a failed batch can simply be retried; returns how many records were new.
     async fn insert_batch(&self, records: &[LogRecord]) -> Result<u64, LogError>;
+
+    /// How many batches the writer may have in [`insert_batch`](Self::insert_batch) at once.
+    /// A store whose writes mostly wait on a database server overlaps them (each still one
+    /// transaction, in an order of its own making where they would contend); by default,
+    /// one at a time.
+    fn write_depth(&self) -> usize {
+        1
+    }
 
     /// One record with its payloads.
     async fn get(&self, id: &str) -> Result<Option<LogRecord>, LogError>;
@@ -178,6 +187,8 @@ pub struct SqlLogStore {
     payloads: Option<Arc<Path>>,
     /// SQLite: the WAL checkpointer, stopped when the last clone goes.
     _checkpointer: Option<Arc<sqlite::Checkpointer>>,
+    /// PostgreSQL: held by the batch updating the rollups (see `write::insert_batch`).
+    rollup_turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqlLogStore {
@@ -192,6 +203,7 @@ impl SqlLogStore {
             bulk: None,
             payloads: None,
             _checkpointer: checkpointer,
+            rollup_turn: Arc::default(),
         }
     }
 
@@ -249,7 +261,23 @@ pub(crate) fn now_ms() -> i64 {
 #[async_trait]
 impl LogStore for SqlLogStore {
     async fn insert_batch(&self, records: &[LogRecord]) -> Result<u64, LogError> {
-        write::insert_batch(&self.db, self.bulk.as_deref(), &self.dims, records).await
+        write::insert_batch(
+            &self.db,
+            self.bulk.as_deref(),
+            &self.dims,
+            &self.rollup_turn,
+            records,
+        )
+        .await
+    }
+
+    /// PostgreSQL: two, the rows of one batch streaming in while the batch before updates the
+    /// rollups and commits (see `write::insert_batch`). SQLite: one (a single writer).
+    fn write_depth(&self) -> usize {
+        match self.db {
+            Db::Postgres(_) => 2,
+            Db::Sqlite(_) => 1,
+        }
     }
 
     async fn get(&self, id: &str) -> Result<Option<LogRecord>, LogError> {

@@ -13,7 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Postgres, Transaction};
 
 use super::db::Db;
-use super::write::{RAW_COLUMNS, RawRow, RollupDeltas, Sign, Stored, merge, raw_fields};
+use super::write::{RAW_COLUMNS, RollupDeltas, Sign, Stored, merge};
 use crate::derive::clamp_u64;
 use crate::dims::Dims;
 use crate::error::{LogError, describe};
@@ -231,76 +231,11 @@ macro_rules! bind_columns {
     }};
 }
 
-/// A value in `COPY … FROM STDIN` text format.
-trait CopyValue {
-    fn put(&self, out: &mut Vec<u8>);
-}
-
-impl CopyValue for str {
-    fn put(&self, out: &mut Vec<u8>) {
-        let bytes = self.as_bytes();
-        if !bytes
-            .iter()
-            .any(|b| matches!(b, b'\\' | b'\n' | b'\r' | b'\t'))
-        {
-            out.extend_from_slice(bytes);
-            return;
-        }
-        for &b in bytes {
-            match b {
-                b'\\' => out.extend_from_slice(b"\\\\"),
-                b'\n' => out.extend_from_slice(b"\\n"),
-                b'\r' => out.extend_from_slice(b"\\r"),
-                b'\t' => out.extend_from_slice(b"\\t"),
-                _ => out.push(b),
-            }
-        }
-    }
-}
-
-impl CopyValue for String {
-    fn put(&self, out: &mut Vec<u8>) {
-        self.as_str().put(out);
-    }
-}
-
-impl CopyValue for i64 {
-    fn put(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(self.to_string().as_bytes());
-    }
-}
-
-impl<T: CopyValue> CopyValue for Option<T> {
-    fn put(&self, out: &mut Vec<u8>) {
-        match self {
-            Some(v) => v.put(out),
-            None => out.extend_from_slice(b"\\N"),
-        }
-    }
-}
-
-/// Appends one `COPY` text-format line of `values`.
-fn copy_line(out: &mut Vec<u8>, values: &[&dyn CopyValue]) {
-    for (i, v) in values.iter().enumerate() {
-        if i > 0 {
-            out.push(b'\t');
-        }
-        v.put(out);
-    }
-    out.push(b'\n');
-}
-
-macro_rules! copy_fields {
-    ($out:expr, $r:expr; $($f:ident),*) => {
-        copy_line($out, &[$( &$r.$f as &dyn CopyValue ),*])
-    };
-}
-
 /// Streams `data` (text format) into `COPY <target> FROM STDIN`.
 async fn copy_in(
     tx: &mut Transaction<'static, Postgres>,
     target: &str,
-    data: Vec<u8>,
+    data: &[u8],
 ) -> Result<(), sqlx::Error> {
     if data.is_empty() {
         return Ok(());
@@ -315,29 +250,32 @@ async fn copy_in(
     }
 }
 
-/// Inserts the raw rows; returns the ids that were new. The ids already stored are looked up
-/// first and the rest streamed with `COPY` (several times cheaper than a wide `INSERT`); a
-/// concurrent insert of the same id in between fails the batch, and its retry skips it.
-pub(crate) async fn insert_rows(
+/// Streams rows (`COPY` text, see `super::pg_rows`) into `request_logs`.
+pub(crate) async fn copy_rows(
     tx: &mut Transaction<'static, Postgres>,
-    rows: &[RawRow],
+    data: &[u8],
+) -> Result<(), sqlx::Error> {
+    copy_in(tx, &format!("request_logs ({RAW_COLUMNS})"), data).await
+}
+
+/// Whether an error is a unique key violation (SQLSTATE 23505).
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("23505"))
+}
+
+/// Which of `ids` are stored already.
+pub(crate) async fn stored_ids(
+    tx: &mut Transaction<'static, Postgres>,
+    ids: &[&str],
 ) -> Result<HashSet<String>, sqlx::Error> {
-    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-    let existing: HashSet<String> =
+    Ok(
         sqlx::query_scalar::<_, String>("SELECT id FROM request_logs WHERE id = ANY($1)")
-            .bind(&ids)
+            .bind(ids)
             .fetch_all(&mut **tx)
             .await?
             .into_iter()
-            .collect();
-    let mut data = Vec::with_capacity(rows.len() * 512);
-    let mut inserted = HashSet::with_capacity(rows.len());
-    for r in rows.iter().filter(|r| !existing.contains(&r.id)) {
-        raw_fields!(copy_fields!(&mut data, r));
-        inserted.insert(r.id.clone());
-    }
-    copy_in(tx, &format!("request_logs ({RAW_COLUMNS})"), data).await?;
-    Ok(inserted)
+            .collect(),
+    )
 }
 
 /// Dimension rows of newly inserted records.

@@ -201,10 +201,6 @@ fn write_blocking(
     Ok(new.len() as u64)
 }
 
-/// How many of the last distinct dimensions a record is compared with before its own are
-/// computed (interleaved traffic to a few models or keys still finds them).
-const RECENT_DIMS: usize = 8;
-
 /// Inserts the records (a record already stored is skipped by its unique `(created_at, id)`);
 /// returns the dimensions of the records (each at least once) and the aggregate
 /// inputs of those that were new.
@@ -217,18 +213,7 @@ fn insert_rows(
     let mut dims: Vec<Dims> = Vec::new();
     let mut new = Vec::with_capacity(records.len());
     for (r, loc) in records.iter().zip(locs) {
-        // A batch holds few distinct dimensions, mostly in runs: reuse a recent record's id
-        // rather than copy and hash them again (a miss only costs the copy and the hash).
-        let recent = dims.iter().rev().take(RECENT_DIMS).find(|d| d.describes(r));
-        let dim_id = match recent {
-            Some(d) => d.dim_id,
-            None => {
-                let d = Dims::of(r);
-                let id = d.dim_id;
-                dims.push(d);
-                id
-            }
-        };
+        let dim_id = Dims::id_in(&mut dims, r);
         let p = RowParts::of(r, dim_id);
         if insert_row(&mut batch, r, &p, loc.as_ref())? == 1 {
             new.push(p.d.input(r));

@@ -9,8 +9,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use sqlx::PgPool;
+use tokio::sync::Mutex;
 
 use super::db::{Db, Tx};
+use super::pg_rows::PgRows;
 use super::sqlite_bulk::Bulk;
 use super::{postgres, sqlite};
 use crate::derive::{Derived, clamp_u64};
@@ -21,64 +23,7 @@ use crate::plan::{GRAINS, USER_GRAINS};
 use crate::record::LogRecord;
 use crate::users::UserCounts;
 
-/// A record as stored in `request_logs`, plus what goes into the side tables.
-pub(crate) struct RawRow {
-    pub id: String,
-    pub created_at: i64,
-    pub trace_id: String,
-    pub w3c_trace_id: String,
-    pub span_id: String,
-    pub parent_span_id: Option<String>,
-    pub workspace_id: Option<String>,
-    pub api_key_id: Option<String>,
-    pub provider_id: Option<String>,
-    pub integration_id: Option<String>,
-    pub provider: Option<String>,
-    pub requested_model: Option<String>,
-    pub model: Option<String>,
-    pub endpoint: String,
-    pub method: String,
-    pub path: String,
-    pub stream: i64,
-    pub status: i64,
-    pub outcome: Option<String>,
-    pub error_code: Option<String>,
-    pub error_type: Option<String>,
-    pub error_message: Option<String>,
-    pub total_us: i64,
-    pub upstream_us: Option<i64>,
-    pub ttft_us: Option<i64>,
-    pub overhead_us: i64,
-    pub prompt_tokens: i64,
-    pub completion_tokens: i64,
-    pub cached_tokens: i64,
-    pub cache_write_tokens: i64,
-    pub reasoning_tokens: i64,
-    pub cost_nanos: Option<i64>,
-    pub cache_status: String,
-    pub retry_count: i64,
-    pub fallback_path: String,
-    pub guardrails: Option<String>,
-    pub metadata: String,
-    pub request_bytes: i64,
-    pub response_bytes: i64,
-    pub user_id: Option<String>,
-    pub user_hash: Option<i64>,
-    pub dim_id: i64,
-    pub flags: i64,
-    pub lat_b: i64,
-    pub ttft_b: Option<i64>,
-    pub ovh_b: i64,
-    pub request_body: Option<String>,
-    pub response_body: Option<String>,
-    /// The metadata as a JSON object of strings (what metadata filters and group-bys compare).
-    pub meta: String,
-    // Side tables.
-    pub dims: Dims,
-    pub input: AggInput,
-}
-
-/// The `request_logs` columns, in [`RawRow`] order.
+/// The `request_logs` columns, in the order both writers send them.
 pub(crate) const RAW_COLUMNS: &str = "id, created_at, trace_id, w3c_trace_id, span_id, \
     parent_span_id, workspace_id, api_key_id, provider_id, integration_id, provider, \
     requested_model, model, endpoint, method, path, stream, status, outcome, error_code, \
@@ -89,24 +34,8 @@ pub(crate) const RAW_COLUMNS: &str = "id, created_at, trace_id, w3c_trace_id, sp
     response_body, meta";
 pub(crate) const RAW_COLUMN_COUNT: usize = 49;
 
-/// Calls `$m!(args; field, …)` with every `request_logs` field of [`RawRow`], in column order.
-macro_rules! raw_fields {
-    ($m:ident!($($args:tt)*)) => {
-        $m!($($args)*; id, created_at, trace_id, w3c_trace_id, span_id, parent_span_id,
-            workspace_id, api_key_id, provider_id, integration_id, provider, requested_model,
-            model, endpoint, method, path, stream, status, outcome, error_code, error_type,
-            error_message, total_us, upstream_us, ttft_us, overhead_us, prompt_tokens,
-            completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost_nanos,
-            cache_status, retry_count, fallback_path, guardrails, metadata, request_bytes,
-            response_bytes, user_id, user_hash, dim_id, flags, lat_b, ttft_b, ovh_b,
-            request_body, response_body, meta)
-    };
-}
-pub(crate) use raw_fields;
-
 /// What a record's row adds to the record's own fields: the derived values and the JSON texts.
-/// The SQLite writer binds these beside the record's fields (borrowed, never copied); the
-/// PostgreSQL writer moves them into a [`RawRow`].
+/// Both writers send these beside the record's fields (borrowed, never copied).
 pub(crate) struct RowParts {
     pub d: Derived,
     pub outcome: Option<&'static str>,
@@ -143,74 +72,6 @@ impl RowParts {
             },
             meta,
             d,
-        }
-    }
-}
-
-impl RawRow {
-    fn of(r: &LogRecord) -> RawRow {
-        let dims = Dims::of(r);
-        let RowParts {
-            d,
-            outcome,
-            fallback_path,
-            guardrails,
-            metadata,
-            meta,
-        } = RowParts::of(r, dims.dim_id);
-        let input = d.input(r);
-        RawRow {
-            id: r.id.clone(),
-            created_at: r.created_at,
-            trace_id: r.trace_id.clone(),
-            w3c_trace_id: r.w3c_trace_id.clone(),
-            span_id: r.span_id.clone(),
-            parent_span_id: r.parent_span_id.clone(),
-            workspace_id: r.workspace_id.clone(),
-            api_key_id: r.api_key_id.clone(),
-            provider_id: r.provider_id.clone(),
-            integration_id: r.integration_id.clone(),
-            provider: r.provider.clone(),
-            requested_model: r.requested_model.clone(),
-            model: r.model.clone(),
-            endpoint: r.endpoint.clone(),
-            method: r.method.clone(),
-            path: r.path.clone(),
-            stream: i64::from(r.stream),
-            status: i64::from(r.status),
-            outcome: outcome.map(str::to_owned),
-            error_code: r.error_code.clone(),
-            error_type: r.error_type.clone(),
-            error_message: r.error_message.clone(),
-            total_us: clamp_u64(r.timings.total_us),
-            upstream_us: r.timings.upstream_us.map(clamp_u64),
-            ttft_us: r.timings.ttft_us.map(clamp_u64),
-            overhead_us: clamp_u64(r.timings.overhead_us),
-            prompt_tokens: clamp_u64(r.tokens.prompt),
-            completion_tokens: clamp_u64(r.tokens.completion),
-            cached_tokens: clamp_u64(r.tokens.cached),
-            cache_write_tokens: clamp_u64(r.tokens.cache_write),
-            reasoning_tokens: clamp_u64(r.tokens.reasoning),
-            cost_nanos: r.cost_nanos,
-            cache_status: r.cache_status.clone(),
-            retry_count: i64::from(r.retry_count),
-            fallback_path,
-            guardrails,
-            metadata: metadata.into_owned(),
-            request_bytes: clamp_u64(r.request_bytes),
-            response_bytes: clamp_u64(r.response_bytes),
-            user_id: d.user.clone(),
-            user_hash: d.user_hash,
-            dim_id: d.dim_id,
-            flags: d.flags,
-            lat_b: d.lat_b,
-            ttft_b: d.ttft_b,
-            ovh_b: d.ovh_b,
-            request_body: r.request_body.clone(),
-            response_body: r.response_body.clone(),
-            meta: meta.into_owned(),
-            dims,
-            input,
         }
     }
 }
@@ -388,6 +249,7 @@ pub(crate) async fn insert_batch(
     db: &Db,
     bulk: Option<&Bulk>,
     cache: &Arc<DimsCache>,
+    rollup_turn: &Mutex<()>,
     records: &[LogRecord],
 ) -> Result<u64, LogError> {
     if records.is_empty() {
@@ -400,50 +262,71 @@ pub(crate) async fn insert_batch(
             reason: "the log store is closed".to_owned(),
         }),
         (Db::Postgres(pool), _) => {
-            let mut seen = HashSet::with_capacity(records.len());
-            let rows: Vec<RawRow> = records
-                .iter()
-                .filter(|r| seen.insert(r.id.as_str()))
-                .map(RawRow::of)
-                .collect();
-            // One transaction per batch: splitting a batch in two concurrent transactions was
-            // slower (18.7k against 24.2k records/s at 1M rows), most likely because the
-            // halves wait on each other's locks on the hourly and daily rollup rows they share.
-            write_rows_pg(pool, cache, &rows).await
+            write_rows_pg(pool, cache, rollup_turn, &PgRows::of(records)).await
         }
     }
 }
 
-/// Writes prepared rows in one PostgreSQL transaction; returns how many records were new.
-async fn write_rows_pg(pool: &PgPool, cache: &DimsCache, rows: &[RawRow]) -> Result<u64, LogError> {
+/// Writes a batch's rows in one PostgreSQL transaction; returns how many records were new.
+///
+/// Batches may be written two at a time (see [`LogStore::write_depth`]): their rows stream in
+/// at once, but only the holder of `rollup_turn` goes on to the dimensions, the rollups and
+/// the commit, so two batches never wait on each other's rollup rows (nor, holding the turn,
+/// on a batch that waits for it). The rows of two batches never conflict: ids are unique, and
+/// a batch sent again is the same batch, written by one call at a time.
+///
+/// The rows are sent at once, as though none were stored: a batch is only ever written again
+/// when a try's commit went unacknowledged, and then its `COPY` fails on the first id already
+/// stored, and the batch is sent again without the stored ones (looked up by id). Looking every
+/// id up first cost each batch a query of its own.
+async fn write_rows_pg(
+    pool: &PgPool,
+    cache: &DimsCache,
+    rollup_turn: &Mutex<()>,
+    rows: &PgRows<'_>,
+) -> Result<u64, LogError> {
     // The rollup deltas of every record, computed on another thread while the rows are
     // written (then redone for the new ones only, in the rare batch that had old ones).
-    let inputs: Vec<AggInput> = rows.iter().map(|r| r.input.clone()).collect();
+    let inputs = rows.inputs.clone();
     let all_deltas = tokio::task::spawn_blocking(move || deltas(&inputs, |_, _| true));
     let mut tx = pool.begin().await.or_backend("begin log batch")?;
-    let inserted = postgres::insert_rows(&mut tx, rows)
-        .await
-        .or_backend("insert log rows")?;
-    let all_new = inserted.len() == rows.len();
-    let rows: Vec<&RawRow> = if all_new {
-        rows.iter().collect()
-    } else {
-        rows.iter().filter(|r| inserted.contains(&r.id)).collect()
-    };
-    if rows.is_empty() {
+    let mut some: Option<Vec<AggInput>> = None;
+    match postgres::copy_rows(&mut tx, &rows.data).await {
+        Ok(()) => {}
+        Err(e) if postgres::is_unique_violation(&e) => {
+            tx.rollback().await.or_backend("roll back log batch")?;
+            tx = pool.begin().await.or_backend("begin log batch")?;
+            let ids: Vec<&str> = rows.rows.iter().map(|r| r.0).collect();
+            let stored = postgres::stored_ids(&mut tx, &ids)
+                .await
+                .or_backend("look up stored log ids")?;
+            let (data, inputs) = rows.only(|id| !stored.contains(id));
+            postgres::copy_rows(&mut tx, &data)
+                .await
+                .or_backend("insert log rows")?;
+            some = Some(inputs);
+        }
+        Err(e) => return Err(e).or_backend("insert log rows"),
+    }
+    let new = some.as_ref().map_or(rows.inputs.len(), Vec::len);
+    let _turn = rollup_turn.lock().await;
+    if new == 0 {
         tx.commit().await.or_backend("commit log batch")?;
         return Ok(0);
     }
-    let new_dims: Vec<&Dims> = distinct_dims(rows.iter().map(|r| &r.dims))
+    // The dimensions of records that were already stored are stored too: inserting them again
+    // changes nothing.
+    let new_dims: Vec<&Dims> = distinct_dims(&rows.dims)
         .into_iter()
         .filter(|d| cache.get(d.dim_id).is_none())
         .collect();
     postgres::insert_side(&mut tx, &new_dims)
         .await
         .or_backend("insert log details")?;
-    let rollups = match all_deltas.await {
-        Ok(d) if all_new => d,
-        _ => deltas(rows.iter().map(|r| &r.input), |_, _| true),
+    let rollups = match (all_deltas.await, some) {
+        (Ok(d), None) => d,
+        (_, Some(inputs)) => deltas(&inputs, |_, _| true),
+        (Err(_), None) => deltas(&rows.inputs, |_, _| true),
     };
     postgres::apply_rollups(&mut tx, rollups, Sign::Add)
         .await
@@ -452,7 +335,7 @@ async fn write_rows_pg(pool: &PgPool, cache: &DimsCache, rows: &[RawRow]) -> Res
     for d in new_dims {
         cache.insert(d.clone());
     }
-    Ok(rows.len() as u64)
+    Ok(new as u64)
 }
 
 /// The distinct dimension rows of a batch.
