@@ -85,7 +85,28 @@ impl Q {
     }
 }
 
+/// PostgreSQL text cannot hold NUL: a bound text has each replaced by U+FFFD, as the writer
+/// stores them (see `super::pg_rows`), so a filter naming one finds what was stored instead of
+/// failing the query.
+pub(crate) fn pg_text(v: Option<String>) -> Option<String> {
+    match v {
+        Some(s) if s.contains('\0') => Some(s.replace('\0', "\u{FFFD}")),
+        v => v,
+    }
+}
+
 macro_rules! bind_all {
+    (pg $query:expr, $args:expr) => {{
+        let mut q = $query;
+        for a in $args {
+            q = match a {
+                Arg::Text(v) => q.bind(pg_text(v)),
+                Arg::Int(v) => q.bind(v),
+                Arg::Float(v) => q.bind(v),
+            };
+        }
+        q
+    }};
     ($query:expr, $args:expr) => {{
         let mut q = $query;
         for a in $args {
@@ -153,7 +174,7 @@ impl Db {
         let sql = AssertSqlSafe(q.sql);
         match self {
             Db::Sqlite(p) => bind_all!(sqlx::query_as(sql), q.args).fetch_all(p).await,
-            Db::Postgres(p) => bind_all!(sqlx::query_as(sql), q.args).fetch_all(p).await,
+            Db::Postgres(p) => bind_all!(pg sqlx::query_as(sql), q.args).fetch_all(p).await,
         }
     }
 
@@ -166,7 +187,7 @@ impl Db {
                     .await
             }
             Db::Postgres(p) => {
-                bind_all!(sqlx::query_as(sql), q.args)
+                bind_all!(pg sqlx::query_as(sql), q.args)
                     .fetch_optional(p)
                     .await
             }
@@ -180,7 +201,7 @@ impl Db {
                 .execute(p)
                 .await?
                 .rows_affected(),
-            Db::Postgres(p) => bind_all!(sqlx::query(sql), q.args)
+            Db::Postgres(p) => bind_all!(pg sqlx::query(sql), q.args)
                 .execute(p)
                 .await?
                 .rows_affected(),
@@ -212,7 +233,7 @@ impl Tx {
                     .await
             }
             Tx::Postgres(t) => {
-                bind_all!(sqlx::query_as(sql), q.args)
+                bind_all!(pg sqlx::query_as(sql), q.args)
                     .fetch_all(&mut **t)
                     .await
             }

@@ -82,6 +82,8 @@ pub(crate) fn raw(q: &mut Q, f: &LogFilter, backend: Backend) {
     if f.metadata.is_empty() {
         return;
     }
+    // `JSONB` refuses the `\u0000` escape: NUL is stored as U+FFFD there (see `super::pg_rows`).
+    let clean = |s: &str| s.replace('\0', "\u{FFFD}");
     let mut doc = serde_json::Map::new();
     for (k, v) in &f.metadata {
         if k == "_user" {
@@ -94,7 +96,7 @@ pub(crate) fn raw(q: &mut Q, f: &LogFilter, backend: Backend) {
         }
         match backend {
             Backend::Postgres => {
-                doc.insert(k.clone(), serde_json::Value::String(v.clone()));
+                doc.insert(clean(k), serde_json::Value::String(clean(v)));
             }
             Backend::Sqlite => {
                 q.push(" AND EXISTS (SELECT 1 FROM json_each(l.meta) j WHERE j.key = ")
@@ -108,7 +110,7 @@ pub(crate) fn raw(q: &mut Q, f: &LogFilter, backend: Backend) {
     if !doc.is_empty() {
         // A key given twice with two values keeps one in `doc`: compare them all.
         for (k, v) in &f.metadata {
-            if k != "_user" && doc.get(k) != Some(&serde_json::Value::String(v.clone())) {
+            if k != "_user" && doc.get(&clean(k)) != Some(&serde_json::Value::String(clean(v))) {
                 q.push(" AND 1 = 0");
             }
         }

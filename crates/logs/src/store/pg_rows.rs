@@ -2,6 +2,8 @@
 //! straight from the record's fields (no per-field copies in between), beside what the side
 //! tables need. Built before the batch's transaction begins, so the database never waits on it.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::io::Write;
 
 use super::write::RowParts;
@@ -115,8 +117,20 @@ fn line(out: &mut Vec<u8>, r: &LogRecord, p: &RowParts) {
     l.int(d.ovh_b);
     l.opt_text(r.request_body.as_deref());
     l.opt_text(r.response_body.as_deref());
-    l.text(&p.meta);
+    l.text(&jsonb_meta(p));
     out.push(b'\n');
+}
+
+/// The `meta` object as `JSONB` takes it: `JSONB` refuses the `\u0000` escape, so a NUL in a
+/// key or value (a client's metadata can hold one) becomes U+FFFD, as in every text column.
+fn jsonb_meta<'p>(p: &'p RowParts) -> Cow<'p, str> {
+    if !p.meta.contains("\\u0000") {
+        return Cow::Borrowed(&p.meta);
+    }
+    let clean = |s: &str| s.replace('\0', "\u{FFFD}");
+    let map: BTreeMap<String, String> =
+        p.d.meta.iter().map(|(k, v)| (clean(k), clean(v))).collect();
+    Cow::Owned(serde_json::to_string(&map).unwrap_or_else(|_| "{}".to_owned()))
 }
 
 /// Tab-separated values of one line, in `COPY`'s text format.
@@ -137,7 +151,7 @@ impl Line<'_> {
         let bytes = s.as_bytes();
         if !bytes
             .iter()
-            .any(|b| matches!(b, b'\\' | b'\n' | b'\r' | b'\t'))
+            .any(|b| matches!(b, b'\\' | b'\n' | b'\r' | b'\t' | 0))
         {
             self.out.extend_from_slice(bytes);
             return;
@@ -148,6 +162,8 @@ impl Line<'_> {
                 b'\n' => self.out.extend_from_slice(b"\\n"),
                 b'\r' => self.out.extend_from_slice(b"\\r"),
                 b'\t' => self.out.extend_from_slice(b"\\t"),
+                // PostgreSQL text cannot hold NUL: one would fail the whole batch.
+                0 => self.out.extend_from_slice("\u{FFFD}".as_bytes()),
                 _ => self.out.push(b),
             }
         }

@@ -46,6 +46,7 @@ on_both_backends! {
     records::bad_input_is_refused_not_panicked_on,
     records::export_walks_everything_with_payloads,
     records::payloads_live_beside_the_rows,
+    records::nul_characters_never_fail_a_batch,
     analytics::summary_matches_brute_force,
     analytics::series_match_brute_force,
     analytics::group_by_matches_brute_force,

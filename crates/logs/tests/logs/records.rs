@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use portcullis_logs::{
-    Export, LogError, LogFilter, LogRecord, LogStore, Outcome, PageRequest, Timings, Tokens,
+    Export, GroupBy, LogError, LogFilter, LogRecord, LogStore, Outcome, PageRequest, Timings,
+    Tokens,
 };
 use serde_json::json;
 
@@ -501,6 +502,27 @@ pub async fn bad_input_is_refused_not_panicked_on(ctx: Ctx) {
     );
     assert_eq!(store.summary(&odd).await.unwrap().requests, 0);
     assert!(store.get("").await.unwrap().is_none());
+    // NUL characters (JSON's `\u0000` decodes to one) match nothing, on either backend.
+    let nul = LogFilter {
+        model: Some("gpt\0".into()),
+        trace_id: Some("t\0".into()),
+        metadata: vec![("k\0".into(), "v\0".into())],
+        ..LogFilter::default()
+    };
+    assert!(
+        store
+            .list(&nul, &PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert_eq!(store.summary(&nul).await.unwrap().requests, 0);
+    for by in [GroupBy::Model, GroupBy::Metadata("k\0".into())] {
+        assert!(store.group_by(&nul, &by, 0).await.unwrap().is_empty());
+    }
+    assert!(store.get("id\0").await.unwrap().is_none());
+    assert!(store.feedback_for_trace("t\0").await.unwrap().is_empty());
 }
 
 pub async fn export_walks_everything_with_payloads(ctx: Ctx) {
@@ -600,4 +622,74 @@ pub async fn payloads_live_beside_the_rows(ctx: Ctx) {
     let cutoff = now + 2 * 3_600_000;
     assert_eq!(store.delete_older_than(cutoff, 100).await.unwrap(), 3);
     assert_eq!(std::fs::read_dir(&segs).unwrap().count(), 0);
+}
+
+/// A NUL character anywhere a client can put one (a model name or metadata decoded from JSON
+/// `\u0000`, a passthrough body, a provider's error text) never fails the batch it is in: the
+/// other records of the batch are stored too. PostgreSQL text cannot hold NUL, so there it is
+/// stored as U+FFFD (metadata, kept as JSON text, reads back as sent); SQLite keeps it.
+pub async fn nul_characters_never_fail_a_batch(ctx: Ctx) {
+    let store = &ctx.store;
+    let mut batch = records(12, 20, T0, HOUR);
+    let mut odd = bare("nul-record", T0 + 5);
+    odd.requested_model = Some("gpt\0-4o".into());
+    odd.error_message = Some("bad \0 byte".into());
+    odd.request_body = Some("{\"a\":\"\0\"}".into());
+    odd.response_body = Some("\0".into());
+    odd.trace_id = "trace\0".into();
+    let serde_json::Value::Object(metadata) =
+        json!({"k\u{0}": "v\u{0}", "_user": "u\u{0}", "deep": {"x": "\u{0}"}})
+    else {
+        unreachable!()
+    };
+    odd.metadata = metadata;
+    batch.insert(7, odd.clone());
+    assert_eq!(store.insert_batch(&batch).await.unwrap(), 21);
+    let got = store.get("nul-record").await.unwrap().expect("stored");
+    let nul = match ctx.target {
+        Target::Sqlite(_) => "\0",
+        Target::Postgres(_) => "\u{FFFD}",
+    };
+    assert_eq!(got.requested_model, Some(format!("gpt{nul}-4o")));
+    assert_eq!(got.error_message, Some(format!("bad {nul} byte")));
+    assert_eq!(got.request_body, Some(format!("{{\"a\":\"{nul}\"}}")));
+    assert_eq!(got.response_body, Some(nul.to_owned()));
+    assert_eq!(got.trace_id, format!("trace{nul}"));
+    // Metadata is stored as JSON text, escapes and all: it reads back as sent.
+    assert_eq!(got.metadata, odd.metadata);
+    // Found by what the client sent: filters and feedback name it the same way.
+    let by = |metadata: Vec<(String, String)>| LogFilter {
+        model: None,
+        metadata,
+        trace_id: Some("trace\0".into()),
+        ..LogFilter::default()
+    };
+    for m in [
+        vec![],
+        vec![("k\0".into(), "v\0".into())],
+        vec![("_user".into(), "u\0".into())],
+    ] {
+        let page = store
+            .list(&by(m.clone()), &PageRequest::default())
+            .await
+            .unwrap();
+        let ids: Vec<&str> = page.items.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["nul-record"], "{m:?}");
+    }
+    let fb = portcullis_logs::Feedback {
+        id: "fb\0".into(),
+        trace_id: "trace\0".into(),
+        value: 1,
+        weight: 1.0,
+        metadata: odd.metadata.clone(),
+        workspace_id: None,
+        created_at: T0,
+        updated_at: T0,
+    };
+    store.add_feedback(&fb).await.unwrap();
+    let kept = store.feedback_for_trace("trace\0").await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].metadata, odd.metadata);
+    let s = store.summary(&LogFilter::default()).await.unwrap();
+    assert_eq!(s.requests, 21);
 }
