@@ -27,6 +27,11 @@ pub(crate) fn describe(e: &sqlx::Error) -> String {
 }
 
 pub(crate) fn backend(op: &str, e: &sqlx::Error) -> RepoError {
+    if refuses_nul(e) {
+        return RepoError::Invalid(format!(
+            "{op}: text values must not contain NUL characters (\\u0000)"
+        ));
+    }
     tracing::warn!(operation = op, error = %e, "store operation failed");
     RepoError::Backend(format!("{op}: {}", describe(e)))
 }
@@ -37,6 +42,15 @@ fn unique_hint(e: &sqlx::Error) -> Option<String> {
     let d = e.as_database_error()?;
     (d.kind() == ErrorKind::UniqueViolation)
         .then(|| format!("{} {}", d.constraint().unwrap_or(""), d.message()))
+}
+
+/// PostgreSQL refusing a NUL character in a text value (`22021`) or in a `JSONB` string
+/// (`22P05`): strings from clients are valid UTF-8 otherwise, so that is the only cause, and the
+/// request's to fix. (SQLite stores NUL.)
+fn refuses_nul(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "22021" || c == "22P05")
 }
 
 fn is_foreign_key(e: &sqlx::Error) -> bool {

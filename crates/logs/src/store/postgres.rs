@@ -226,9 +226,47 @@ fn unnest(types: &[&str]) -> String {
 macro_rules! bind_columns {
     ($q:expr, $rows:expr; $($f:ident),*) => {{
         let mut q = $q;
-        $( q = q.bind($rows.iter().map(|r| r.$f.clone()).collect::<Vec<_>>()); )*
+        $( q = q.bind($rows.iter().map(|r| r.$f.nul_free()).collect::<Vec<_>>()); )*
         q
     }};
+}
+
+/// Dimensions as stored (and read back), for the cache.
+pub(crate) fn as_stored(d: &Dims) -> Dims {
+    Dims {
+        dim_id: d.dim_id,
+        workspace_id: d.workspace_id.nul_free(),
+        api_key_id: d.api_key_id.nul_free(),
+        provider_id: d.provider_id.nul_free(),
+        provider: d.provider.nul_free(),
+        model: d.model.nul_free(),
+        status: d.status,
+        outcome: d.outcome.nul_free(),
+        endpoint: d.endpoint.nul_free(),
+    }
+}
+
+/// A bound value as PostgreSQL text can hold it: NUL becomes U+FFFD (see `super::pg_rows`).
+trait NulFree {
+    fn nul_free(&self) -> Self;
+}
+
+impl NulFree for i64 {
+    fn nul_free(&self) -> i64 {
+        *self
+    }
+}
+
+impl NulFree for String {
+    fn nul_free(&self) -> String {
+        self.replace('\0', "\u{FFFD}")
+    }
+}
+
+impl NulFree for Option<String> {
+    fn nul_free(&self) -> Option<String> {
+        self.as_ref().map(String::nul_free)
+    }
 }
 
 /// Streams `data` (text format) into `COPY <target> FROM STDIN`.

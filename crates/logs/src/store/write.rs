@@ -333,7 +333,7 @@ async fn write_rows_pg(
         .or_backend("update log rollups")?;
     tx.commit().await.or_backend("commit log batch")?;
     for d in new_dims {
-        cache.insert(d.clone());
+        cache.insert(postgres::as_stored(d));
     }
     Ok(new as u64)
 }

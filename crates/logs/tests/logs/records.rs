@@ -633,6 +633,10 @@ pub async fn nul_characters_never_fail_a_batch(ctx: Ctx) {
     let mut batch = records(12, 20, T0, HOUR);
     let mut odd = bare("nul-record", T0 + 5);
     odd.requested_model = Some("gpt\0-4o".into());
+    // Dimensions too (their own table).
+    odd.model = Some("m\0".into());
+    odd.provider = Some("p\0".into());
+    odd.workspace_id = Some("ws\0".into());
     odd.error_message = Some("bad \0 byte".into());
     odd.request_body = Some("{\"a\":\"\0\"}".into());
     odd.response_body = Some("\0".into());
@@ -655,6 +659,15 @@ pub async fn nul_characters_never_fail_a_batch(ctx: Ctx) {
     assert_eq!(got.request_body, Some(format!("{{\"a\":\"{nul}\"}}")));
     assert_eq!(got.response_body, Some(nul.to_owned()));
     assert_eq!(got.trace_id, format!("trace{nul}"));
+    assert_eq!(got.model, Some(format!("m{nul}")));
+    let models = store
+        .group_by(&LogFilter::default(), &GroupBy::Model, 0)
+        .await
+        .unwrap();
+    assert!(
+        models.iter().any(|g| g.key == format!("m{nul}")),
+        "{models:?}"
+    );
     // Metadata is stored as JSON text, escapes and all: it reads back as sent.
     assert_eq!(got.metadata, odd.metadata);
     // Found by what the client sent: filters and feedback name it the same way.

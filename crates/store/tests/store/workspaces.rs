@@ -229,6 +229,16 @@ pub async fn workspace_paging_and_filters(ctx: Ctx) {
     assert_eq!(s.list_workspaces(&q(None, 0)).await.unwrap().items.len(), 5);
     let err = s.list_workspaces(&q(Some(0), 0)).await.unwrap_err();
     assert!(matches!(err, RepoError::Invalid(_)), "{err:?}");
+    // A NUL character (JSON's `\u0000`) is the client's to fix where it cannot be stored
+    // (PostgreSQL); SQLite stores it.
+    let nul = ListQuery {
+        name: Some("a\0".into()),
+        ..Default::default()
+    };
+    match s.list_workspaces(&nul).await {
+        Ok(page) => assert_eq!(page.total, 0),
+        Err(err) => assert!(matches!(err, RepoError::Invalid(_)), "{err:?}"),
+    }
 
     // `name` is a case-sensitive substring, `exact_name` an exact match.
     let by_name = |name: &str| ListQuery {
@@ -248,6 +258,14 @@ pub async fn workspace_paging_and_filters(ctx: Ctx) {
         (1, vec!["b".into()])
     );
     assert_eq!(s.list_workspaces(&exact("Team")).await.unwrap().total, 0);
+    // Last: SQLite stores it, and the workspace would count above.
+    match s
+        .create_workspace(fixtures::workspace("nul\0slug"), &actor())
+        .await
+    {
+        Ok(_) => {}
+        Err(err) => assert!(matches!(err, RepoError::Invalid(_)), "{err:?}"),
+    }
 }
 
 /// Rows created within one millisecond still list newest first.
