@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Paired A/B of the gateway's CPU per request at saturation: builds or settings side by side.
+#
+# Throughput on this two-core machine swings by tens of percent from run to run; CPU time per
+# request swings far less, and rounds that alternate the variants share the machine's mood. Each
+# round starts every variant on a fresh gateway (pinned to core 0, its data directory empty),
+# warms it, then loads it at 32 connections and reads the gateway's user + system time from
+# /proc; the mock provider and the load generator share core 1, as in `bench/run.sh`.
+#
+# Usage: bench/cpu-ab.sh [--rounds N] [--warm S] [--seconds S] LABEL=BINARY[:CONFIG] ...
+#   e.g. bench/cpu-ab.sh off=target/release/portcullis:logs-off.yaml on=target/release/portcullis
+# Prints one line per variant and round, then each variant's median.
+set -euo pipefail
+
+rounds=4
+warm=3
+secs=8
+variants=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) rounds=$2; shift ;;
+    --warm) warm=$2; shift ;;
+    --seconds) secs=$2; shift ;;
+    -*) echo "unknown option: $1" >&2; exit 2 ;;
+    *=*) variants+=("$1") ;;
+    *) echo "not LABEL=BINARY[:CONFIG]: $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ ${#variants[@]} -gt 0 ] || { echo "usage: $0 [--rounds N] LABEL=BINARY[:CONFIG] ..." >&2; exit 2; }
+for v in oha taskset python3 curl; do
+  command -v "$v" >/dev/null 2>&1 || { echo "cpu-ab: $v is required" >&2; exit 1; }
+done
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_http() {
+  for _ in $(seq 1 200); do
+    curl -sf -o /dev/null "$1" && return 0
+    sleep 0.05
+  done
+  echo "cpu-ab: $1 did not come up" >&2; exit 1
+}
+
+first_bin=${variants[0]#*=}; first_bin=${first_bin%%:*}
+mock_port=$(free_port)
+taskset -c 1 "$first_bin" mock-provider --port "$mock_port" --no-record >"$work/mock.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$mock_port/__mock/health"
+
+body='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello, how are you today?"}]}'
+ticks_per_s=$(getconf CLK_TCK)
+load() { # port seconds -> oha JSON
+  taskset -c 1 oha --no-tui --output-format json -z "${2}s" -c 32 -m POST \
+    -H "x-portkey-provider: openai" -H "x-portkey-custom-host: http://127.0.0.1:$mock_port/v1" \
+    -H "authorization: Bearer sk-bench" -H "content-type: application/json" -d "$body" \
+    "http://127.0.0.1:$1/v1/chat/completions"
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+: >"$work/results"
+for r in $(seq 1 "$rounds"); do
+  for v in "${variants[@]}"; do
+    label=${v%%=*}; spec=${v#*=}; bin=${spec%%:*}; cfg=""
+    [ "$spec" != "$bin" ] && cfg=${spec#*:}
+    port=$(free_port)
+    rm -rf "$work/gw"; mkdir -p "$work/gw"
+    args=(serve --port "$port" --data-dir "$work/gw")
+    [ -n "$cfg" ] && args+=(--config "$cfg")
+    PORTCULLIS_LOG=warn taskset -c 0 "$bin" "${args[@]}" >"$work/gw.log" 2>&1 &
+    gw=$!
+    wait_http "http://127.0.0.1:$port/v1/health"
+    load "$port" "$warm" >/dev/null
+    t0=$(cpu_ticks "$gw")
+    load "$port" "$secs" >"$work/oha.json"
+    t1=$(cpu_ticks "$gw")
+    kill "$gw"; wait "$gw" 2>/dev/null || true
+    python3 - "$work/oha.json" "$label" "$r" "$t0" "$t1" "$ticks_per_s" >>"$work/results" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+label, r, t0, t1, hz = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+n = sum(d["statusCodeDistribution"].values())
+ok = d["statusCodeDistribution"].get("200", 0)
+us = (t1 - t0) * 1e6 / hz / max(n, 1)
+print(f"{label}\t{r}\t{d['summary']['requestsPerSec']:.0f}\t{us:.2f}\t{ok}/{n}")
+PY
+    tail -n 1 "$work/results" | awk -F'\t' '{printf "round %s  %-12s %8s req/s  %7s us CPU/request  (%s ok)\n", $2, $1, $3, $4, $5}'
+  done
+done
+python3 - "$work/results" <<'PY'
+import statistics, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+labels = list(dict.fromkeys(r[0] for r in rows))
+print("median over rounds:")
+for l in labels:
+    cpu = [float(r[3]) for r in rows if r[0] == l]
+    rps = [float(r[2]) for r in rows if r[0] == l]
+    print(f"  {l:<12} {statistics.median(rps):8.0f} req/s  {statistics.median(cpu):7.2f} us CPU/request")
+PY
