@@ -28,7 +28,7 @@ use crate::writer;
 pub struct SinkConfig {
     /// Records the queue holds before dropping.
     pub capacity: usize,
-    /// Bytes ([`LogRecord::approx_bytes`]) the queue and the batch being written may hold;
+    /// Bytes ([`LogRecord::approx_bytes`]) the queue and the batches being written may hold;
     /// past it, records are queued without payloads, and dropped when even that does not fit.
     pub max_bytes: usize,
     /// Records per write.
@@ -74,7 +74,7 @@ pub struct SinkStats {
     pub failed: u64,
     /// Records waiting in the queue now.
     pub queue_depth: u64,
-    /// Bytes held by the queue and the batch being written now.
+    /// Bytes held by the queue and the batches being written now.
     pub queue_bytes: u64,
 }
 
