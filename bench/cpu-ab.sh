@@ -32,23 +32,7 @@ for v in oha taskset python3 curl; do
   command -v "$v" >/dev/null 2>&1 || { echo "cpu-ab: $v is required" >&2; exit 1; }
 done
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_http() {
-  for _ in $(seq 1 200); do
-    curl -sf -o /dev/null "$1" && return 0
-    sleep 0.05
-  done
-  echo "cpu-ab: $1 did not come up" >&2; exit 1
-}
+. "$(dirname "$0")/lib.sh"
 
 first_bin=${variants[0]#*=}; first_bin=${first_bin%%:*}
 mock_port=$(free_port)

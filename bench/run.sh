@@ -42,23 +42,7 @@ echo "bench: building release binaries"
 bin="$root/target/release/portcullis"
 pcb="$root/target/release/pc-bench"
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_http() {
-  for _ in $(seq 1 100); do
-    curl -sf -o /dev/null "$1" && return 0
-    sleep 0.1
-  done
-  echo "bench: $1 did not come up" >&2; exit 1
-}
+. "$(dirname "$0")/lib.sh"
 
 mock_port=$(free_port); gw_port=$(free_port); ngx_port=$(free_port); gov_port=$(free_port); govr_port=$(free_port)
 nolog_port=$(free_port)

@@ -86,11 +86,10 @@ pub(crate) async fn run(
         batch.shrink_to(KEEP_ROOM);
         // With as many writes as the store takes under way, the oldest must finish first; its
         // records then take this batch's place.
-        let spare = if writing.len() >= depth {
-            match writing.pop_front() {
-                Some(w) => finished(w).await,
-                None => Vec::new(),
-            }
+        let spare = if writing.len() >= depth
+            && let Some(w) = writing.pop_front()
+        {
+            finished(w).await
         } else {
             Vec::new()
         };

@@ -123,6 +123,21 @@ fn rec(i: usize) -> LogRecord {
     }
 }
 
+/// A store that answers a write only per permit of the returned gate, and takes `depth` writes
+/// at once.
+fn gated(depth: usize) -> (Arc<Semaphore>, Arc<Fake>) {
+    let gate = Arc::new(Semaphore::new(0));
+    let fake = Arc::new(Fake {
+        script: Script {
+            gate: Some(gate.clone()),
+            ..Script::default()
+        },
+        depth,
+        ..Fake::default()
+    });
+    (gate, fake)
+}
+
 fn config() -> SinkConfig {
     SinkConfig {
         capacity: 100,
@@ -193,14 +208,7 @@ async fn full_batches_are_written_at_once() {
 
 #[tokio::test(start_paused = true)]
 async fn a_full_queue_drops_and_counts_without_waiting() {
-    let gate = Arc::new(Semaphore::new(0));
-    let fake = Arc::new(Fake {
-        script: Script {
-            gate: Some(gate.clone()),
-            ..Script::default()
-        },
-        ..Fake::default()
-    });
+    let (gate, fake) = gated(1);
     let sink = start(&fake, config());
     // The writer takes one batch and blocks in the store; the queue then holds 100.
     for i in 0..10 {
@@ -233,15 +241,7 @@ async fn a_full_queue_drops_and_counts_without_waiting() {
 #[tokio::test(start_paused = true)]
 async fn writes_overlap_up_to_the_stores_depth() {
     for depth in [1, 2] {
-        let gate = Arc::new(Semaphore::new(0));
-        let fake = Arc::new(Fake {
-            script: Script {
-                gate: Some(gate.clone()),
-                ..Script::default()
-            },
-            depth,
-            ..Fake::default()
-        });
+        let (gate, fake) = gated(depth);
         let sink = start(&fake, config());
         // Five full batches queued; the store answers none of them yet.
         for i in 0..50 {
@@ -280,14 +280,7 @@ fn with_payloads(i: usize, len: usize) -> LogRecord {
 
 #[tokio::test(start_paused = true)]
 async fn past_the_byte_budget_payloads_are_shed_then_records_dropped() {
-    let gate = Arc::new(Semaphore::new(0));
-    let fake = Arc::new(Fake {
-        script: Script {
-            gate: Some(gate.clone()),
-            ..Script::default()
-        },
-        ..Fake::default()
-    });
+    let (gate, fake) = gated(1);
     let bare = rec(0).approx_bytes() as u64;
     let big = with_payloads(0, 10_000).approx_bytes() as u64;
     assert_eq!(big, bare + 20_000);

@@ -2,6 +2,8 @@
 //! [`Arg`]s, run on a pool or in a transaction. Read paths are written once against it; only
 //! the bulk write paths are per backend.
 
+use std::borrow::Cow;
+
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{AssertSqlSafe, FromRow, Postgres, Sqlite, Transaction};
@@ -85,14 +87,24 @@ impl Q {
     }
 }
 
-/// PostgreSQL text cannot hold NUL: a bound text has each replaced by U+FFFD, as the writer
-/// stores them (see `super::pg_rows`), so a filter naming one finds what was stored instead of
-/// failing the query.
-pub(crate) fn pg_text(v: Option<String>) -> Option<String> {
-    match v {
-        Some(s) if s.contains('\0') => Some(s.replace('\0', "\u{FFFD}")),
-        v => v,
+/// Text as PostgreSQL stores it: its text and `JSONB` strings cannot hold NUL (a client's
+/// `\u0000` decodes to one), so each becomes U+FFFD. Everything the log store sends PostgreSQL
+/// goes through here (`super::pg_rows` does the same byte by byte as it escapes), so a filter
+/// naming a NUL finds what was stored instead of failing the query.
+pub(crate) fn nul_free(s: &str) -> Cow<'_, str> {
+    if s.contains('\0') {
+        Cow::Owned(s.replace('\0', "\u{FFFD}"))
+    } else {
+        Cow::Borrowed(s)
     }
+}
+
+/// A bound text through [`nul_free`], copied only when it holds a NUL.
+fn pg_text(v: Option<String>) -> Option<String> {
+    v.map(|s| match nul_free(&s) {
+        Cow::Borrowed(_) => s,
+        Cow::Owned(o) => o,
+    })
 }
 
 macro_rules! bind_all {

@@ -2,7 +2,7 @@
 //! bound. The rolled-up dimensions use the same column names in `request_logs` (alias `l`) and
 //! `request_log_dims` (alias `d`).
 
-use super::db::{Backend, Q};
+use super::db::{Backend, Q, nul_free};
 use crate::plan::Piece;
 use crate::query::LogFilter;
 use crate::users::user_hash;
@@ -82,8 +82,8 @@ pub(crate) fn raw(q: &mut Q, f: &LogFilter, backend: Backend) {
     if f.metadata.is_empty() {
         return;
     }
-    // `JSONB` refuses the `\u0000` escape: NUL is stored as U+FFFD there (see `super::pg_rows`).
-    let clean = |s: &str| s.replace('\0', "\u{FFFD}");
+    // As stored (see `nul_free`): `JSONB` refuses the `\u0000` escape.
+    let clean = |s: &str| nul_free(s).into_owned();
     let mut doc = serde_json::Map::new();
     for (k, v) in &f.metadata {
         if k == "_user" {

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use super::db::nul_free;
 use super::write::RowParts;
 use crate::derive::clamp_u64;
 use crate::dims::Dims;
@@ -122,14 +123,16 @@ fn line(out: &mut Vec<u8>, r: &LogRecord, p: &RowParts) {
 }
 
 /// The `meta` object as `JSONB` takes it: `JSONB` refuses the `\u0000` escape, so a NUL in a
-/// key or value (a client's metadata can hold one) becomes U+FFFD, as in every text column.
+/// key or value (a client's metadata can hold one) becomes U+FFFD (see `nul_free`).
 fn jsonb_meta<'p>(p: &'p RowParts) -> Cow<'p, str> {
     if !p.meta.contains("\\u0000") {
         return Cow::Borrowed(&p.meta);
     }
-    let clean = |s: &str| s.replace('\0', "\u{FFFD}");
-    let map: BTreeMap<String, String> =
-        p.d.meta.iter().map(|(k, v)| (clean(k), clean(v))).collect();
+    let map: BTreeMap<Cow<'_, str>, Cow<'_, str>> =
+        p.d.meta
+            .iter()
+            .map(|(k, v)| (nul_free(k), nul_free(v)))
+            .collect();
     Cow::Owned(serde_json::to_string(&map).unwrap_or_else(|_| "{}".to_owned()))
 }
 
@@ -162,7 +165,7 @@ impl Line<'_> {
                 b'\n' => self.out.extend_from_slice(b"\\n"),
                 b'\r' => self.out.extend_from_slice(b"\\r"),
                 b'\t' => self.out.extend_from_slice(b"\\t"),
-                // PostgreSQL text cannot hold NUL: one would fail the whole batch.
+                // What `nul_free` does, in the same pass: one NUL would fail the whole batch.
                 0 => self.out.extend_from_slice("\u{FFFD}".as_bytes()),
                 _ => self.out.push(b),
             }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Postgres, Transaction};
 
-use super::db::Db;
+use super::db::{Db, nul_free};
 use super::write::{RAW_COLUMNS, RollupDeltas, Sign, Stored, merge};
 use crate::derive::clamp_u64;
 use crate::dims::Dims;
@@ -246,7 +246,7 @@ pub(crate) fn as_stored(d: &Dims) -> Dims {
     }
 }
 
-/// A bound value as PostgreSQL text can hold it: NUL becomes U+FFFD (see `super::pg_rows`).
+/// A bound value as PostgreSQL stores it (see `nul_free`).
 trait NulFree {
     fn nul_free(&self) -> Self;
 }
@@ -259,7 +259,7 @@ impl NulFree for i64 {
 
 impl NulFree for String {
     fn nul_free(&self) -> String {
-        self.replace('\0', "\u{FFFD}")
+        nul_free(self).into_owned()
     }
 }
 

@@ -290,7 +290,8 @@ async fn write_rows_pg(
     let inputs = rows.inputs.clone();
     let all_deltas = tokio::task::spawn_blocking(move || deltas(&inputs, |_, _| true));
     let mut tx = pool.begin().await.or_backend("begin log batch")?;
-    let mut some: Option<Vec<AggInput>> = None;
+    // The inputs of the new records, when not every record was new.
+    let mut only_new: Option<Vec<AggInput>> = None;
     match postgres::copy_rows(&mut tx, &rows.data).await {
         Ok(()) => {}
         Err(e) if postgres::is_unique_violation(&e) => {
@@ -304,11 +305,11 @@ async fn write_rows_pg(
             postgres::copy_rows(&mut tx, &data)
                 .await
                 .or_backend("insert log rows")?;
-            some = Some(inputs);
+            only_new = Some(inputs);
         }
         Err(e) => return Err(e).or_backend("insert log rows"),
     }
-    let new = some.as_ref().map_or(rows.inputs.len(), Vec::len);
+    let new = only_new.as_ref().map_or(rows.inputs.len(), Vec::len);
     let _turn = rollup_turn.lock().await;
     if new == 0 {
         tx.commit().await.or_backend("commit log batch")?;
@@ -323,7 +324,7 @@ async fn write_rows_pg(
     postgres::insert_side(&mut tx, &new_dims)
         .await
         .or_backend("insert log details")?;
-    let rollups = match (all_deltas.await, some) {
+    let rollups = match (all_deltas.await, only_new) {
         (Ok(d), None) => d,
         (_, Some(inputs)) => deltas(&inputs, |_, _| true),
         (Err(_), None) => deltas(&rows.inputs, |_, _| true),
