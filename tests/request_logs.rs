@@ -28,6 +28,8 @@ fn every_outcome_yields_one_record_on_postgres() {
 /// One request as sent, and what its record must say.
 struct Sent {
     trace: String,
+    /// The gateway chose the trace id (the client sent none): the record's own id.
+    own_trace: bool,
     status: u16,
     outcome: &'static str,
     stream: bool,
@@ -66,9 +68,35 @@ impl Client<'_> {
         .expect("chat");
         self.sent.push(Sent {
             trace,
+            own_trace: false,
             status: r.status,
             outcome,
             stream: body["stream"] == json!(true),
+        });
+        r.status
+    }
+
+    /// Sends a chat completion without a trace id; the answer's trace id is the record's id.
+    fn chat_untraced(&mut self, key: &str, body: Value, outcome: &'static str) -> u16 {
+        let auth = format!("Bearer {key}");
+        let r = request(
+            self.c.port(self.at),
+            "POST",
+            "/v1/chat/completions",
+            &[("authorization", &auth)],
+            Some(&body),
+        )
+        .expect("chat");
+        let trace = r
+            .header("x-portkey-trace-id")
+            .expect("a trace id")
+            .to_owned();
+        self.sent.push(Sent {
+            trace,
+            own_trace: true,
+            status: r.status,
+            outcome,
+            stream: false,
         });
         r.status
     }
@@ -105,6 +133,9 @@ impl Client<'_> {
                 );
                 let r = recs.into_iter().next().unwrap();
                 assert_eq!(r["trace_id"], json!(s.trace));
+                if s.own_trace {
+                    assert_eq!(r["id"], json!(s.trace), "{r:#}");
+                }
                 assert_eq!(r["status"], json!(s.status), "{r:#}");
                 assert_eq!(r["outcome"], json!(s.outcome), "{r:#}");
                 assert_eq!(r["stream"], json!(s.stream), "{r:#}");
@@ -187,6 +218,11 @@ fn outcomes_each_yield_one_record(mut c: Cluster) {
     let stream_body = json!({"model": usage_model, "stream": true,
         "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "hi"}]});
     assert_eq!(cl.chat(&s.key, stream_body, &[], "success"), 200);
+    // Without a trace id: found by the one the answer gave.
+    assert_eq!(
+        cl.chat_untraced(&s.key, chat_body(&usage_model, false), "success"),
+        200
+    );
     // The provider answers 500 (no retries configured).
     let failing = format!("@{PROVIDER}/gpt-4o-mini+status=500");
     assert_eq!(
@@ -242,6 +278,7 @@ fn outcomes_each_yield_one_record(mut c: Cluster) {
     hang_up_mid_stream(c.port(a), &s.key, &trace);
     cl.sent.push(Sent {
         trace,
+        own_trace: false,
         status: 200,
         outcome: "client_disconnect",
         stream: true,

@@ -155,7 +155,7 @@ fn overloaded(state: &Arc<AppState>, req: &Request) -> Response {
             req.headers(),
         );
         if let Ok(h) = portcullis_config::headers::parse(req.headers()) {
-            draft.trace(&crate::pipeline::trace_id(&h), false);
+            draft.trace(h.trace_id.as_deref(), false);
         }
         draft.fail(&err);
     }

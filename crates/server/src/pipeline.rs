@@ -94,8 +94,7 @@ pub async fn json(
             return respond::error(e, ingress, None);
         }
     };
-    let trace = trace_id(&portkey);
-    draft.trace(&trace, portkey.debug);
+    let trace = draft.trace(portkey.trace_id.as_deref(), portkey.debug);
     match run(&state, endpoint, parts, body, &mut portkey, &mut draft).await {
         Ok((outcome, requested_model, rate_headers)) => {
             draft.outcome(&outcome, &requested_model);

@@ -50,6 +50,11 @@ impl From<i64> for Arg {
         Arg::Int(Some(v))
     }
 }
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Arg {
+        Arg::Int(v)
+    }
+}
 impl From<f64> for Arg {
     fn from(v: f64) -> Arg {
         Arg::Float(Some(v))

@@ -7,6 +7,8 @@ use crate::error::{LogError, ResultExt};
 use crate::query::{Feedback, FeedbackUpdate};
 
 const COLUMNS: &str = "id, trace_id, value, weight, metadata, workspace_id, created_at, updated_at";
+/// Written, never read back: see `filter::feedback_trace`.
+const TRACE_AT: &str = "trace_at";
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -61,7 +63,7 @@ pub(crate) async fn add(db: &Db, fb: &Feedback) -> Result<(), LogError> {
     check_value(fb.value)?;
     check_weight(fb.weight)?;
     let mut q = Q::new(&format!(
-        "INSERT INTO request_log_feedback ({COLUMNS}) VALUES ("
+        "INSERT INTO request_log_feedback ({COLUMNS}, {TRACE_AT}) VALUES ("
     ));
     q.bind(&fb.id)
         .push(", ")
@@ -78,6 +80,8 @@ pub(crate) async fn add(db: &Db, fb: &Feedback) -> Result<(), LogError> {
         .bind(fb.created_at)
         .push(", ")
         .bind(fb.updated_at)
+        .push(", ")
+        .bind(crate::record::id_time(&fb.trace_id))
         .push(")");
     match db.execute(q).await {
         Ok(_) => Ok(()),

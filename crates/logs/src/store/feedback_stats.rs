@@ -22,13 +22,12 @@ struct Row {
 }
 
 /// The latest logged request of the feedback's trace, as `(SELECT <expr> FROM … LIMIT 1)`.
-fn of_trace(q: &mut Q, expr: impl FnOnce(&mut Q)) {
+fn of_trace(q: &mut Q, backend: Backend, expr: impl FnOnce(&mut Q)) {
     q.push("(SELECT ");
     expr(q);
-    q.push(
-        " FROM request_logs l WHERE l.trace_id = f.trace_id \
-         ORDER BY l.created_at DESC, l.id DESC LIMIT 1)",
-    );
+    q.push(" FROM request_logs l WHERE 1 = 1")
+        .push(filter::feedback_trace(backend))
+        .push(" ORDER BY l.created_at DESC, l.id DESC LIMIT 1)");
 }
 
 fn group_sql(q: &mut Q, by: &FeedbackBy, backend: Backend) {
@@ -41,13 +40,13 @@ fn group_sql(q: &mut Q, by: &FeedbackBy, backend: Backend) {
         FeedbackBy::Score => {
             q.push("CAST(f.value AS TEXT)");
         }
-        FeedbackBy::Model => of_trace(q, |q| {
+        FeedbackBy::Model => of_trace(q, backend, |q| {
             q.push("l.model");
         }),
-        FeedbackBy::Metadata(k) if k == "_user" => of_trace(q, |q| {
+        FeedbackBy::Metadata(k) if k == "_user" => of_trace(q, backend, |q| {
             q.push("l.user_id");
         }),
-        FeedbackBy::Metadata(k) => of_trace(q, |q| match backend {
+        FeedbackBy::Metadata(k) => of_trace(q, backend, |q| match backend {
             Backend::Postgres => {
                 q.push("(l.meta ->> ").bind(k).push(")");
             }
@@ -103,7 +102,8 @@ pub(crate) async fn stats(
         ..f.clone()
     };
     if on_requests != LogFilter::default() {
-        q.push(" AND EXISTS (SELECT 1 FROM request_logs l WHERE l.trace_id = f.trace_id");
+        q.push(" AND EXISTS (SELECT 1 FROM request_logs l WHERE 1 = 1")
+            .push(filter::feedback_trace(backend));
         filter::raw(&mut q, &on_requests, backend);
         q.push(")");
     }

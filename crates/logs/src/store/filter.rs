@@ -5,6 +5,7 @@
 use super::db::{Backend, Q, nul_free};
 use crate::plan::Piece;
 use crate::query::LogFilter;
+use crate::record::id_time;
 use crate::users::user_hash;
 
 /// Whether the filter has any condition on the rolled-up dimensions.
@@ -65,13 +66,51 @@ pub(crate) fn dims(q: &mut Q, f: &LogFilter, alias: &str) -> bool {
     q.sql.len() > before
 }
 
+/// The records of a trace, on the raw table aliased `l`. On SQLite, a record whose trace id is
+/// its own id (the gateway's choice when the client sends none: most records) has no trace
+/// index entry, saving an index insert per record; it is found through its id, which carries
+/// its creation time (`(created_at, id)`). Every other record is in the partial trace index.
+pub(crate) fn trace(q: &mut Q, trace_id: &str, backend: Backend) {
+    match backend {
+        Backend::Postgres => {
+            q.push(" AND l.trace_id = ").bind(trace_id);
+        }
+        Backend::Sqlite => {
+            q.push(" AND l.rowid IN (SELECT rowid FROM request_logs WHERE trace_id = ")
+                .bind(trace_id)
+                .push(" AND trace_id <> id");
+            if let Some(at) = id_time(trace_id) {
+                q.push(" UNION ALL SELECT rowid FROM request_logs WHERE created_at = ")
+                    .bind(at)
+                    .push(" AND id = ")
+                    .bind(trace_id)
+                    .push(" AND trace_id = id");
+            }
+            q.push(")");
+        }
+    }
+}
+
+/// [`trace`] for the trace of the feedback row aliased `f` (whose `trace_at` is its trace id's
+/// creation time, when the trace id is a record id).
+pub(crate) fn feedback_trace(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => " AND l.trace_id = f.trace_id",
+        Backend::Sqlite => {
+            " AND l.rowid IN (SELECT rowid FROM request_logs WHERE trace_id = f.trace_id \
+             AND trace_id <> id UNION ALL SELECT rowid FROM request_logs \
+             WHERE created_at = f.trace_at AND id = f.trace_id AND trace_id = id)"
+        }
+    }
+}
+
 /// Every non-time condition on the raw table aliased `l`. Metadata: `_user` by its indexed
 /// hash; other keys on the `meta` document (PostgreSQL: `@>`, GIN-indexed; SQLite: scanned
 /// within the query's time range).
 pub(crate) fn raw(q: &mut Q, f: &LogFilter, backend: Backend) {
     dims(q, f, "l");
     if let Some(t) = &f.trace_id {
-        q.push(" AND l.trace_id = ").bind(t);
+        trace(q, t, backend);
     }
     if let Some(c) = f.min_cost_nanos {
         q.push(" AND l.cost_nanos >= ").bind(c);

@@ -138,6 +138,12 @@ CREATE TABLE IF NOT EXISTS request_log_exports (
 CREATE INDEX IF NOT EXISTS request_log_exports_workspace ON request_log_exports (workspace_id, created_at);
 "#,
     ),
+    // The time of the feedback's trace id when it is a record id, as on SQLite (where it finds
+    // records kept out of the trace index); unused here, where every record is indexed.
+    (
+        3,
+        "ALTER TABLE request_log_feedback ADD COLUMN IF NOT EXISTS trace_at BIGINT;",
+    ),
 ];
 
 /// Opens a pool on `postgres://…` (URL parameters such as `sslmode`, `application_name` and

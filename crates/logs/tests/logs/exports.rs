@@ -7,7 +7,7 @@ use portcullis_logs::{
 };
 use serde_json::{Value, json};
 
-use crate::fixtures::{HOUR, MIN, T0};
+use crate::fixtures::{HOUR, MIN, T0, v7_id};
 use crate::harness::Ctx;
 
 pub fn job(id: &str, ws: Option<&str>, at: i64) -> ExportJob {
@@ -168,6 +168,8 @@ fn summary(groups: &[FeedbackGroup]) -> Vec<(Value, u64, f64, u64)> {
 
 pub async fn feedback_stats_group_and_filter(ctx: Ctx) {
     let store = &ctx.store;
+    // r2 came without a trace id: its id is its trace id (on SQLite, found through its id).
+    let r2 = v7_id(T0 + MIN, 2);
     store
         .insert_batch(&[
             logged(
@@ -177,7 +179,7 @@ pub async fn feedback_stats_group_and_filter(ctx: Ctx) {
                 "gpt-4o",
                 &[("_user", "alice"), ("team", "red")],
             ),
-            logged("r2", "t2", "ws-a", "claude", &[("_user", "bob")]),
+            logged(&r2, &r2, "ws-a", "claude", &[("_user", "bob")]),
             logged("r3", "t3", "ws-b", "gpt-4o", &[("team", "red")]),
         ])
         .await
@@ -185,7 +187,7 @@ pub async fn feedback_stats_group_and_filter(ctx: Ctx) {
     for f in [
         fb("f1", "t1", "ws-a", 10, 1.0, T0 + 5 * MIN),
         fb("f2", "t1", "ws-a", -2, 0.5, T0 + 70 * MIN),
-        fb("f3", "t2", "ws-a", 4, 0.25, T0 + 80 * MIN),
+        fb("f3", &r2, "ws-a", 4, 0.25, T0 + 80 * MIN),
         fb("f4", "t3", "ws-b", 10, 1.0, T0 + 10 * MIN),
         // Feedback on a trace that was never logged.
         fb("f5", "t-unknown", "ws-a", 0, 1.0, T0 + 20 * MIN),

@@ -168,6 +168,25 @@ pub fn record(rng: &mut Rng, id: String, created_at: i64) -> LogRecord {
     }
 }
 
+/// A record id as the gateway makes one: a UUIDv7 carrying `at` (Unix ms), its creation time,
+/// with `bits` for its random part (the same id again for the same arguments).
+pub fn v7_id(at: i64, bits: u64) -> String {
+    let mut random = [0u8; 10];
+    random[..8].copy_from_slice(&bits.to_le_bytes());
+    uuid::Builder::from_unix_timestamp_millis(at as u64, &random)
+        .into_uuid()
+        .to_string()
+}
+
+/// A record of a request that came without a trace id: the gateway made its id its trace id.
+pub fn own_trace(rng: &mut Rng, at: i64) -> LogRecord {
+    let id = v7_id(at, rng.next());
+    LogRecord {
+        trace_id: id.clone(),
+        ..record(rng, id, at)
+    }
+}
+
 /// `n` records spread at random over `[from, from + span)` (some sharing a millisecond).
 pub fn records(seed: u64, n: usize, from: i64, span: i64) -> Vec<LogRecord> {
     let mut rng = Rng::new(seed);

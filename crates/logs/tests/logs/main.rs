@@ -62,6 +62,12 @@ on_both_backends! {
     perf::throughput_and_analytics_at_scale,
 }
 
+/// SQLite only: the partial trace index of schema 6.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_trace_index_migration_keeps_traces_found() {
+    harness::sqlite(schema::sqlite_trace_index_migration_keeps_traces_found).await;
+}
+
 /// PostgreSQL only: the log tables live beside the catalog's `sqlx` migrations.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_coexists_with_catalog_migrations() {

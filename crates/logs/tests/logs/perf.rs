@@ -11,7 +11,7 @@ use portcullis_logs::sink::DEFAULT_MAX_BYTES;
 use portcullis_logs::{GroupBy, LogFilter, LogRecord, LogSink, LogStore, Outcome, SinkConfig};
 use serde_json::{Map, json};
 
-use crate::fixtures::{DAY, MIN, Rng, T0};
+use crate::fixtures::{DAY, MIN, Rng, T0, v7_id};
 use crate::harness::{Ctx, Target};
 
 /// Rows loaded (`PORTCULLIS_BENCH_ROWS` overrides, for quicker runs).
@@ -59,9 +59,17 @@ fn realistic(rng: &mut Rng, i: usize, at: i64) -> LogRecord {
     );
     let stream = rng.chance(60);
     let prompt = rng.below(4_000);
+    // Half the requests came with a trace id of their own; the gateway gave the others their
+    // record id.
+    let (id, trace_id) = if i.is_multiple_of(2) {
+        let id = v7_id(at, i as u64);
+        (id.clone(), id)
+    } else {
+        (format!("{at:013}-{i:08}"), format!("trace-{i}"))
+    };
     LogRecord {
-        id: format!("{at:013}-{i:08}"),
-        trace_id: format!("trace-{i}"),
+        id,
+        trace_id,
         w3c_trace_id: format!("{i:032x}"),
         span_id: format!("{i:016x}"),
         parent_span_id: None,
@@ -268,6 +276,24 @@ pub async fn throughput_and_analytics_at_scale(ctx: Ctx) {
     };
     let (_, t) = timed(|| store.list(&one_ws, &page)).await;
     report(backend, "list 50 newest, one workspace", &t);
+    // A trace, by its id: one the client chose (in the trace index), and one the gateway gave
+    // (found through the record id's time on SQLite).
+    let mut rng = Rng::new(7);
+    let mid = (rows / 2) & !1;
+    let traced: Vec<LogRecord> = (0..mid + 2)
+        .map(|i| realistic(&mut rng, i, T0 + (i as i64 * DAY) / rows as i64))
+        .skip(mid)
+        .collect();
+    for (what, r) in [("client's", &traced[1]), ("gateway's", &traced[0])] {
+        let one = LogFilter {
+            trace_id: Some(r.trace_id.clone()),
+            ..LogFilter::default()
+        };
+        let (p, t) = timed(|| store.list(&one, &page)).await;
+        let ids: Vec<String> = p.unwrap().items.into_iter().map(|r| r.id).collect();
+        assert_eq!(ids, std::slice::from_ref(&r.id), "the {what} trace id");
+        report(backend, &format!("list by trace id, the {what}"), &t);
+    }
 
     // (c) Retention of a quarter of the day, in 5,000-row batches.
     let t = Instant::now();

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use sqlx::Connection;
 
-use crate::fixtures::{DAY, HOUR, T0, insert, matches, record, records};
+use crate::fixtures::{DAY, HOUR, Rng, T0, insert, matches, own_trace, record, records, v7_id};
 use crate::harness::{Ctx, Target};
 
 fn bare(id: &str, at: i64) -> LogRecord {
@@ -178,6 +178,10 @@ pub async fn found_by_id_through_its_time(ctx: Ctx) {
             "{idx:?}"
         );
         assert!(idx.contains(&("request_logs_user".into(), 0, 1)), "{idx:?}");
+        assert!(
+            idx.contains(&("request_logs_trace".into(), 0, 1)),
+            "{idx:?}"
+        );
         assert!(
             idx.contains(&("request_logs_workspace".into(), 0, 1)),
             "{idx:?}"
@@ -410,9 +414,36 @@ pub fn filters() -> Vec<(&'static str, LogFilter)> {
 
 pub async fn every_filter_lists_what_it_should(ctx: Ctx) {
     let store = &ctx.store;
-    let all = records(4, 2_000, T0, 3 * DAY);
+    let mut all = records(4, 2_000, T0, 3 * DAY);
+    // Records whose trace id is their own id (the gateway's, for requests without one: on
+    // SQLite they are kept out of the trace index), and one whose client chose another
+    // record's id as its trace id.
+    let mut rng = Rng::new(40);
+    let own: Vec<LogRecord> = (0..3)
+        .map(|i| own_trace(&mut rng, T0 + i * DAY + 12_345))
+        .collect();
+    let joined = LogRecord {
+        trace_id: own[1].id.clone(),
+        ..record(&mut rng, "log-joined".into(), T0 + 2 * DAY)
+    };
+    all.extend(own.iter().cloned().chain([joined]));
     insert(store, &all, 500).await;
-    for (name, f) in filters() {
+    let by_trace = |t: &str, from: Option<i64>| LogFilter {
+        trace_id: Some(t.into()),
+        from,
+        ..LogFilter::default()
+    };
+    let own_cases = [
+        ("own trace", by_trace(&own[0].id, None)),
+        ("own trace joined by another", by_trace(&own[1].id, None)),
+        (
+            "own trace out of range",
+            by_trace(&own[2].id, Some(T0 + 3 * DAY)),
+        ),
+        // Not a record id, nor anyone's trace id.
+        ("unknown trace", by_trace(&v7_id(T0 + DAY, 99), None)),
+    ];
+    for (name, f) in filters().into_iter().chain(own_cases) {
         let got: Vec<String> = list_all(store, &f, 1_000)
             .await
             .into_iter()
@@ -420,6 +451,12 @@ pub async fn every_filter_lists_what_it_should(ctx: Ctx) {
             .collect();
         let want = newest_first(&all, &f);
         assert_eq!(got, want, "filter {name}");
+        match name {
+            "own trace" => assert_eq!(want.len(), 1),
+            "own trace joined by another" => assert_eq!(want.len(), 2),
+            "own trace out of range" | "unknown trace" => assert!(want.is_empty()),
+            _ => {}
+        }
         if name != "no workspace visible" && name != "none" {
             assert!(want.len() < all.len(), "filter {name} filters nothing");
         }

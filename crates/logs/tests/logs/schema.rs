@@ -2,11 +2,11 @@
 //! opening at once; on PostgreSQL it shares the schema with the catalog's own migrations.
 
 use futures_util::future::join_all;
-use portcullis_logs::{LogFilter, LogStore, SqlLogStore};
+use portcullis_logs::{LogFilter, LogStore, PageRequest, SqlLogStore};
 use sqlx::{Connection, PgConnection};
 
-use crate::fixtures::{HOUR, T0, records};
-use crate::harness::Ctx;
+use crate::fixtures::{HOUR, Rng, T0, own_trace, record, records};
+use crate::harness::{Ctx, Target};
 
 pub async fn opening_is_idempotent_and_concurrent_opens_are_safe(ctx: Ctx) {
     let batch = records(31, 100, T0, HOUR);
@@ -65,7 +65,7 @@ pub async fn coexists_with_catalog_migrations(url: String, schema: String) {
         .fetch_all(&mut conn)
         .await
         .unwrap();
-    assert_eq!(ours, vec![1, 2]);
+    assert_eq!(ours, vec![1, 2, 3]);
     // The tables are in the search_path schema.
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = $1 \
@@ -85,4 +85,69 @@ pub async fn coexists_with_catalog_migrations(url: String, schema: String) {
         10
     );
     again.close().await;
+}
+
+/// SQLite schema 6: the trace index keeps only records whose trace id is not their own id. A
+/// file from before (its index whole, feedback without `trace_at`) migrates on open, and its
+/// records are still found by trace, beside records written after.
+pub async fn sqlite_trace_index_migration_keeps_traces_found(ctx: Ctx) {
+    let Target::Sqlite(dir) = &ctx.target else {
+        return;
+    };
+    let url = format!(
+        "sqlite://{}",
+        dir.join(portcullis_logs::store::FILE_NAME).display()
+    );
+    let mut rng = Rng::new(61);
+    let before = [
+        record(&mut rng, "old-1".into(), T0),
+        record(&mut rng, "old-2".into(), T0 + 1),
+    ];
+    let store = &ctx.store;
+    store.insert_batch(&before).await.unwrap();
+    // Back to schema 5, as an older gateway left the file.
+    let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(
+        "DROP INDEX request_logs_trace; \
+         CREATE INDEX request_logs_trace ON request_logs (trace_id); \
+         ALTER TABLE request_log_feedback DROP COLUMN trace_at; \
+         DELETE FROM portcullis_logs_schema WHERE version = 6;",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    store.close().await;
+    let store = ctx.open_again().await;
+    let index: String =
+        sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = 'request_logs_trace'")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+    assert!(index.ends_with("WHERE trace_id <> id"), "{index}");
+    let after = [own_trace(&mut rng, T0 + 2), own_trace(&mut rng, T0 + 3)];
+    store.insert_batch(&after).await.unwrap();
+    for r in before.iter().chain(&after) {
+        let f = LogFilter {
+            trace_id: Some(r.trace_id.clone()),
+            ..LogFilter::default()
+        };
+        let page = store.list(&f, &PageRequest::default()).await.unwrap();
+        let ids: Vec<&str> = page.items.iter().map(|r| r.id.as_str()).collect();
+        assert!(
+            ids.contains(&r.id.as_str()),
+            "{} by trace {}",
+            r.id,
+            r.trace_id
+        );
+    }
+    // Records with their own id as trace id have no entry in the index.
+    let entries: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM request_logs INDEXED BY request_logs_trace \
+         WHERE trace_id <> id AND trace_id IS NOT NULL",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    assert_eq!(entries, 2);
+    store.close().await;
 }

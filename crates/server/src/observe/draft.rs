@@ -92,10 +92,13 @@ impl Draft {
         }
     }
 
-    /// Portkey's trace id, and whether the client allows payloads (`x-portkey-debug`).
-    pub fn trace(&mut self, trace_id: &str, debug: bool) {
-        self.rec.trace_id = trace_id.to_owned();
+    /// Portkey's trace id: the client's (`x-portkey-trace-id`), or else the record's own id,
+    /// which the log store finds without a trace index entry (see `portcullis_logs::store`).
+    /// Also whether the client allows payloads (`x-portkey-debug`). Returns the trace id.
+    pub fn trace(&mut self, client_trace_id: Option<&str>, debug: bool) -> String {
+        self.rec.trace_id = client_trace_id.unwrap_or(&self.rec.id).to_owned();
         self.payloads &= debug;
+        self.rec.trace_id.clone()
     }
 
     pub fn caller(&mut self, caller: &Caller) {

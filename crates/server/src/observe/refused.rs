@@ -57,7 +57,7 @@ impl RefusedHeads {
         );
         // Neither method nor path was read: both stay empty rather than guessed.
         draft.rec.method.clear();
-        draft.rec.trace_id = uuid::Uuid::now_v7().to_string();
+        draft.rec.trace_id = draft.rec.id.clone();
         draft.rec.status = refusal.status;
         draft.rec.outcome = Some(Outcome::InvalidRequest);
         draft.rec.error_code = Some(refusal.code.to_owned());

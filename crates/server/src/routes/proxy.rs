@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 use crate::extract;
 use crate::governance;
 use crate::observe::Draft;
-use crate::pipeline::{endpoint_label, trace_id};
+use crate::pipeline::endpoint_label;
 use crate::respond::{self, Ingress};
 use crate::state::AppState;
 
@@ -35,8 +35,7 @@ pub async fn passthrough(State(state): State<Arc<AppState>>, req: Request) -> Re
             return respond::error(e, Ingress::OpenAi, None);
         }
     };
-    let trace = trace_id(&portkey);
-    draft.trace(&trace, portkey.debug);
+    let trace = draft.trace(portkey.trace_id.as_deref(), portkey.debug);
     match run(&state, parts, body, &mut portkey, &mut draft).await {
         Ok(outcome) => {
             draft.outcome(&outcome, "");
