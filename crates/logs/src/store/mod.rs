@@ -4,8 +4,9 @@
 //! Tables (same names on both backends):
 //! - `request_logs`: one row per record, payloads included on PostgreSQL (SQLite keeps them in
 //!   segment files beside the database and the row keeps where, see `payloads`) (indexes:
-//!   `(created_at, id)`, unique on SQLite, `trace_id`, on SQLite only where the trace id is
-//!   not the record's own id (see `filter::trace`), `(workspace_id, created_at, id)`,
+//!   `(created_at, id)`, unique on SQLite, `trace_id` (PostgreSQL: `(trace_id, created_at,
+//!   id)`; SQLite: only where the trace id is not the record's own id, see `filter::trace`),
+//!   `(workspace_id, created_at, id)`,
 //!   `(user_hash, created_at)`, on SQLite only where there is a user; PostgreSQL and SQLite
 //!   files from before schema 3 also index `id` alone), with `meta`: the metadata as a JSON
 //!   object of strings (PostgreSQL: `JSONB`, GIN-indexed for metadata filters; SQLite scans it

@@ -144,6 +144,18 @@ CREATE INDEX IF NOT EXISTS request_log_exports_workspace ON request_log_exports 
         3,
         "ALTER TABLE request_log_feedback ADD COLUMN IF NOT EXISTS trace_at BIGINT;",
     ),
+    // The trace index also orders each trace's records as every trace lookup reads them,
+    // newest first. On `trace_id` alone the planner, without statistics (a table just filled)
+    // or for a trace of many records, walked the time index backwards filtering by trace: 0.4 s
+    // for one record at 1M rows. Rebuilding it holds the table's writes during the open that
+    // migrates a large table, once.
+    (
+        4,
+        r#"
+DROP INDEX IF EXISTS request_logs_trace;
+CREATE INDEX IF NOT EXISTS request_logs_trace ON request_logs (trace_id, created_at, id);
+"#,
+    ),
 ];
 
 /// Opens a pool on `postgres://…` (URL parameters such as `sslmode`, `application_name` and

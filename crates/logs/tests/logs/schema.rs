@@ -65,7 +65,7 @@ pub async fn coexists_with_catalog_migrations(url: String, schema: String) {
         .fetch_all(&mut conn)
         .await
         .unwrap();
-    assert_eq!(ours, vec![1, 2, 3]);
+    assert_eq!(ours, vec![1, 2, 3, 4]);
     // The tables are in the search_path schema.
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = $1 \
