@@ -28,38 +28,24 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ ${#variants[@]} -gt 0 ] || { echo "usage: $0 [--rounds N] LABEL=BINARY[:CONFIG] ..." >&2; exit 2; }
-for v in oha taskset python3 curl; do
-  command -v "$v" >/dev/null 2>&1 || { echo "cpu-ab: $v is required" >&2; exit 1; }
-done
-
 . "$(dirname "$0")/lib.sh"
+require oha taskset python3 curl
 
-first_bin=${variants[0]#*=}; first_bin=${first_bin%%:*}
-mock_port=$(free_port)
-taskset -c 1 "$first_bin" mock-provider --port "$mock_port" --no-record >"$work/mock.log" 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$mock_port/__mock/health"
+variant "${variants[0]}"
+start_mock taskset -c 1 "$bin"
 
-body='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello, how are you today?"}]}'
 ticks_per_s=$(getconf CLK_TCK)
 load() { # port seconds -> oha JSON
-  taskset -c 1 oha --no-tui --output-format json -z "${2}s" -c 32 -m POST \
-    -H "x-portkey-provider: openai" -H "x-portkey-custom-host: http://127.0.0.1:$mock_port/v1" \
-    -H "authorization: Bearer sk-bench" -H "content-type: application/json" -d "$body" \
-    "http://127.0.0.1:$1/v1/chat/completions"
+  chat_request "$1"
+  taskset -c 1 oha --no-tui --output-format json -z "${2}s" -c 32 "${chat[@]}"
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 : >"$work/results"
 for r in $(seq 1 "$rounds"); do
   for v in "${variants[@]}"; do
-    label=${v%%=*}; spec=${v#*=}; bin=${spec%%:*}; cfg=""
-    [ "$spec" != "$bin" ] && cfg=${spec#*:}
-    port=$(free_port)
-    rm -rf "$work/gw"; mkdir -p "$work/gw"
-    args=(serve --port "$port" --data-dir "$work/gw")
-    [ -n "$cfg" ] && args+=(--config "$cfg")
-    PORTCULLIS_LOG=warn taskset -c 0 "$bin" "${args[@]}" >"$work/gw.log" 2>&1 &
+    variant "$v"
+    PORTCULLIS_LOG=warn taskset -c 0 "$bin" "${serve[@]}" >"$work/gw.log" 2>&1 &
     gw=$!
     wait_http "http://127.0.0.1:$port/v1/health"
     load "$port" "$warm" >/dev/null

@@ -7,10 +7,11 @@
 #
 # Each variant runs on a fresh gateway under callgrind, counting only from the first to the last
 # of the measured requests (after a warm-up), at 8 connections to the mock provider, plus a
-# short wait for the log writer to store them. Under callgrind the gateway runs ~50 times
-# slower, so with the default 50 ms flush its log batches hold ~20 records instead of ~1,000:
-# give the variants a config with `logs: {flush_interval_ms: 2000}` to weigh per-batch costs
-# as at saturation.
+# short wait for the log writer to store them. Under callgrind the gateway runs ~27 times
+# slower (467 against 12,623 requests/s at 8 connections, 2026-11-29), so with the default
+# 50 ms flush its log batches hold ~23 records instead of ~1,000 at saturation: give variants
+# with logs on a config with `logs: {flush_interval_ms: 2000}` to weigh per-batch costs as at
+# saturation.
 #
 # Usage: bench/instructions.sh [--requests N] [--warm N] LABEL=BINARY[:CONFIG] ...
 #   e.g. bench/instructions.sh off=target/release/portcullis:logs-off.yaml on=target/release/portcullis
@@ -30,35 +31,21 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ ${#variants[@]} -gt 0 ] || { echo "usage: $0 [--requests N] LABEL=BINARY[:CONFIG] ..." >&2; exit 2; }
-for v in oha valgrind callgrind_control callgrind_annotate python3 curl; do
-  command -v "$v" >/dev/null 2>&1 || { echo "instructions: $v is required" >&2; exit 1; }
-done
-
 . "$(dirname "$0")/lib.sh"
+require oha valgrind callgrind_control callgrind_annotate python3 curl
 
-first_bin=${variants[0]#*=}; first_bin=${first_bin%%:*}
-mock_port=$(free_port)
-"$first_bin" mock-provider --port "$mock_port" --no-record >"$work/mock.log" 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$mock_port/__mock/health"
+variant "${variants[0]}"
+start_mock "$bin"
 
-body='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello, how are you today?"}]}'
 load() { # port requests
-  oha --no-tui -n "$2" -c 8 -m POST \
-    -H "x-portkey-provider: openai" -H "x-portkey-custom-host: http://127.0.0.1:$mock_port/v1" \
-    -H "authorization: Bearer sk-bench" -H "content-type: application/json" -d "$body" \
-    "http://127.0.0.1:$1/v1/chat/completions" >/dev/null
+  chat_request "$1"
+  oha --no-tui -n "$2" -c 8 "${chat[@]}" >/dev/null
 }
 
 for v in "${variants[@]}"; do
-  label=${v%%=*}; spec=${v#*=}; bin=${spec%%:*}; cfg=""
-  [ "$spec" != "$bin" ] && cfg=${spec#*:}
-  port=$(free_port)
-  rm -rf "$work/gw"; mkdir -p "$work/gw"
-  args=(serve --port "$port" --data-dir "$work/gw")
-  [ -n "$cfg" ] && args+=(--config "$cfg")
+  variant "$v"
   PORTCULLIS_LOG=warn valgrind --tool=callgrind --instr-atstart=no \
-    --callgrind-out-file="$work/$label.cg" "$bin" "${args[@]}" >"$work/gw.log" 2>&1 &
+    --callgrind-out-file="$work/$label.cg" "$bin" "${serve[@]}" >"$work/gw.log" 2>&1 &
   gw=$!
   # Starting under valgrind takes longer than `wait_http` allows.
   for _ in $(seq 1 60); do

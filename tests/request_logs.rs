@@ -51,11 +51,24 @@ impl Client<'_> {
         extra: &[(&str, &str)],
         outcome: &'static str,
     ) -> u16 {
-        let trace = unique("trace");
-        let mut headers = vec![
-            ("authorization", format!("Bearer {key}")),
-            ("x-portkey-trace-id", trace.clone()),
-        ];
+        self.send(key, body, extra, outcome, Some(unique("trace")))
+    }
+
+    /// Sends a chat completion without a trace id; the answer's trace id is the record's id.
+    fn chat_untraced(&mut self, key: &str, body: Value, outcome: &'static str) -> u16 {
+        self.send(key, body, &[], outcome, None)
+    }
+
+    fn send(
+        &mut self,
+        key: &str,
+        body: Value,
+        extra: &[(&str, &str)],
+        outcome: &'static str,
+        trace: Option<String>,
+    ) -> u16 {
+        let mut headers = vec![("authorization", format!("Bearer {key}"))];
+        headers.extend(trace.iter().map(|t| ("x-portkey-trace-id", t.clone())));
         headers.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
         let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let r = request(
@@ -66,37 +79,18 @@ impl Client<'_> {
             Some(&body),
         )
         .expect("chat");
+        let own_trace = trace.is_none();
+        let trace = trace.unwrap_or_else(|| {
+            r.header("x-portkey-trace-id")
+                .expect("a trace id")
+                .to_owned()
+        });
         self.sent.push(Sent {
             trace,
-            own_trace: false,
+            own_trace,
             status: r.status,
             outcome,
             stream: body["stream"] == json!(true),
-        });
-        r.status
-    }
-
-    /// Sends a chat completion without a trace id; the answer's trace id is the record's id.
-    fn chat_untraced(&mut self, key: &str, body: Value, outcome: &'static str) -> u16 {
-        let auth = format!("Bearer {key}");
-        let r = request(
-            self.c.port(self.at),
-            "POST",
-            "/v1/chat/completions",
-            &[("authorization", &auth)],
-            Some(&body),
-        )
-        .expect("chat");
-        let trace = r
-            .header("x-portkey-trace-id")
-            .expect("a trace id")
-            .to_owned();
-        self.sent.push(Sent {
-            trace,
-            own_trace: true,
-            status: r.status,
-            outcome,
-            stream: false,
         });
         r.status
     }

@@ -7,7 +7,7 @@ use crate::error::{LogError, ResultExt};
 use crate::query::{Feedback, FeedbackUpdate};
 
 const COLUMNS: &str = "id, trace_id, value, weight, metadata, workspace_id, created_at, updated_at";
-/// Written, never read back: see `filter::feedback_trace`.
+/// Written, never read back: see `filter::trace`.
 const TRACE_AT: &str = "trace_at";
 
 #[derive(sqlx::FromRow)]

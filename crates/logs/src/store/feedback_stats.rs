@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::db::{Backend, Db, Q};
-use super::filter;
+use super::filter::{self, TraceOf};
 use crate::derive::to_u64;
 use crate::error::{LogError, ResultExt};
 use crate::query::{FeedbackBy, FeedbackGroup, LogFilter};
@@ -25,9 +25,9 @@ struct Row {
 fn of_trace(q: &mut Q, backend: Backend, expr: impl FnOnce(&mut Q)) {
     q.push("(SELECT ");
     expr(q);
-    q.push(" FROM request_logs l WHERE 1 = 1")
-        .push(filter::feedback_trace(backend))
-        .push(" ORDER BY l.created_at DESC, l.id DESC LIMIT 1)");
+    q.push(" FROM request_logs l WHERE 1 = 1");
+    filter::trace(q, TraceOf::Feedback, backend);
+    q.push(" ORDER BY l.created_at DESC, l.id DESC LIMIT 1)");
 }
 
 fn group_sql(q: &mut Q, by: &FeedbackBy, backend: Backend) {
@@ -102,8 +102,8 @@ pub(crate) async fn stats(
         ..f.clone()
     };
     if on_requests != LogFilter::default() {
-        q.push(" AND EXISTS (SELECT 1 FROM request_logs l WHERE 1 = 1")
-            .push(filter::feedback_trace(backend));
+        q.push(" AND EXISTS (SELECT 1 FROM request_logs l WHERE 1 = 1");
+        filter::trace(&mut q, TraceOf::Feedback, backend);
         filter::raw(&mut q, &on_requests, backend);
         q.push(")");
     }

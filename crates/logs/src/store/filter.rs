@@ -66,42 +66,51 @@ pub(crate) fn dims(q: &mut Q, f: &LogFilter, alias: &str) -> bool {
     q.sql.len() > before
 }
 
+/// Whose trace [`trace`] selects: a given trace id, or that of the feedback row aliased `f`
+/// (whose `trace_at` is its trace id's creation time when the trace id is a record id).
+#[derive(Clone, Copy)]
+pub(crate) enum TraceOf<'a> {
+    Id(&'a str),
+    Feedback,
+}
+
 /// The records of a trace, on the raw table aliased `l`. On SQLite, a record whose trace id is
 /// its own id (the gateway's choice when the client sends none: most records) has no trace
 /// index entry, saving an index insert per record; it is found through its id, which carries
 /// its creation time (`(created_at, id)`). Every other record is in the partial trace index.
-pub(crate) fn trace(q: &mut Q, trace_id: &str, backend: Backend) {
-    match backend {
-        Backend::Postgres => {
-            q.push(" AND l.trace_id = ").bind(trace_id);
+pub(crate) fn trace(q: &mut Q, of: TraceOf<'_>, backend: Backend) {
+    let trace_id = |q: &mut Q| match of {
+        TraceOf::Id(t) => {
+            q.bind(t);
         }
-        Backend::Sqlite => {
-            q.push(" AND l.rowid IN (SELECT rowid FROM request_logs WHERE trace_id = ")
-                .bind(trace_id)
-                .push(" AND trace_id <> id");
-            if let Some(at) = id_time(trace_id) {
-                q.push(" UNION ALL SELECT rowid FROM request_logs WHERE created_at = ")
-                    .bind(at)
-                    .push(" AND id = ")
-                    .bind(trace_id)
-                    .push(" AND trace_id = id");
-            }
-            q.push(")");
+        TraceOf::Feedback => {
+            q.push("f.trace_id");
         }
+    };
+    if backend == Backend::Postgres {
+        q.push(" AND l.trace_id = ");
+        trace_id(q);
+        return;
     }
-}
-
-/// [`trace`] for the trace of the feedback row aliased `f` (whose `trace_at` is its trace id's
-/// creation time, when the trace id is a record id).
-pub(crate) fn feedback_trace(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Postgres => " AND l.trace_id = f.trace_id",
-        Backend::Sqlite => {
-            " AND l.rowid IN (SELECT rowid FROM request_logs WHERE trace_id = f.trace_id \
-             AND trace_id <> id UNION ALL SELECT rowid FROM request_logs \
-             WHERE created_at = f.trace_at AND id = f.trace_id AND trace_id = id)"
-        }
+    q.push(" AND l.rowid IN (SELECT rowid FROM request_logs WHERE trace_id = ");
+    trace_id(q);
+    q.push(" AND trace_id <> id");
+    // A trace id that is no record id (not a UUIDv7) needs no lookup by id.
+    let at = match of {
+        TraceOf::Id(t) => id_time(t).map(Some),
+        TraceOf::Feedback => Some(None),
+    };
+    if let Some(at) = at {
+        q.push(" UNION ALL SELECT rowid FROM request_logs WHERE created_at = ");
+        match at {
+            Some(at) => q.bind(at),
+            None => q.push("f.trace_at"),
+        };
+        q.push(" AND id = ");
+        trace_id(q);
+        q.push(" AND trace_id = id");
     }
+    q.push(")");
 }
 
 /// Every non-time condition on the raw table aliased `l`. Metadata: `_user` by its indexed
@@ -110,7 +119,7 @@ pub(crate) fn feedback_trace(backend: Backend) -> &'static str {
 pub(crate) fn raw(q: &mut Q, f: &LogFilter, backend: Backend) {
     dims(q, f, "l");
     if let Some(t) = &f.trace_id {
-        trace(q, t, backend);
+        trace(q, TraceOf::Id(t), backend);
     }
     if let Some(c) = f.min_cost_nanos {
         q.push(" AND l.cost_nanos >= ").bind(c);

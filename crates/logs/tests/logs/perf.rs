@@ -175,6 +175,12 @@ pub async fn throughput_and_analytics_at_scale(ctx: Ctx) {
     let all: Vec<LogRecord> = (0..rows)
         .map(|i| realistic(&mut rng, i, T0 + (i as i64 * DAY) / rows as i64))
         .collect();
+    // Two records looked up by trace later: one whose trace id the gateway gave, one the
+    // client's (see `realistic`).
+    let mid = (rows / 2) & !1;
+    let traced = [all[mid].clone(), all[mid + 1].clone()];
+    assert_eq!(traced[0].trace_id, traced[0].id);
+    assert_ne!(traced[1].trace_id, traced[1].id);
     let sink = LogSink::start(store.clone(), SinkConfig::default());
     let started = Instant::now();
     let producer = {
@@ -278,12 +284,6 @@ pub async fn throughput_and_analytics_at_scale(ctx: Ctx) {
     report(backend, "list 50 newest, one workspace", &t);
     // A trace, by its id: one the client chose (in the trace index), and one the gateway gave
     // (found through the record id's time on SQLite).
-    let mut rng = Rng::new(7);
-    let mid = (rows / 2) & !1;
-    let traced: Vec<LogRecord> = (0..mid + 2)
-        .map(|i| realistic(&mut rng, i, T0 + (i as i64 * DAY) / rows as i64))
-        .skip(mid)
-        .collect();
     for (what, r) in [("client's", &traced[1]), ("gateway's", &traced[0])] {
         let one = LogFilter {
             trace_id: Some(r.trace_id.clone()),
