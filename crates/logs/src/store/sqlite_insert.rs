@@ -118,9 +118,10 @@ impl Drop for Batch<'_, '_> {
     }
 }
 
-/// One row's bindings, made in parameter order: values of the batch (`'a`, kept bound when the
-/// next row has the same) or of this row alone (`'r`, bound every time). The row steps only
-/// with every parameter set, and resets the statement when it ends.
+/// One execution's bindings (a row of each record the statement inserts), made in parameter
+/// order: values of the batch (`'a`, kept bound when the next execution has the same) or of
+/// this execution alone (`'r`, bound every time). It steps only with every parameter set, and
+/// resets the statement when it ends.
 pub(crate) struct Row<'b, 'a, 'r> {
     insert: &'b Insert,
     kept: &'b mut [Kept<'a>],

@@ -121,8 +121,24 @@ pub async fn inserts_are_idempotent_by_id(ctx: Ctx) {
     fresh.push(batch[1].clone());
     assert_eq!(store.insert_batch(&fresh).await.unwrap(), 3);
     assert_eq!(store.insert_batch(&[]).await.unwrap(), 0);
+    // Old and new records alternating over the SQLite writer's multi-row inserts (16 records
+    // each) and the single ones after: a new record twice in one insert, another in two of
+    // them; only the new ones count.
+    let fresh = records(5, 30, T0, HOUR);
+    let mut interleaved: Vec<_> = fresh
+        .iter()
+        .zip(&batch[20..])
+        .flat_map(|(n, o)| [n.clone(), o.clone()])
+        .collect();
+    interleaved.insert(3, fresh[0].clone());
+    interleaved.insert(20, fresh[7].clone());
+    assert_eq!(interleaved.len(), 62);
+    assert_eq!(store.insert_batch(&interleaved).await.unwrap(), 30);
     let s = store.summary(&LogFilter::default()).await.unwrap();
-    assert_eq!(s.requests, 208);
+    assert_eq!(s.requests, 238);
+    for r in [&fresh[0], &fresh[7], &fresh[29], &batch[20]] {
+        assert!(store.get(&r.id).await.unwrap().is_some(), "{} stored", r.id);
+    }
 }
 
 /// Records are found by their UUIDv7 id through the creation time it carries, also when an

@@ -107,7 +107,7 @@ fn floor_boundary(text: &str, cap: usize) -> usize {
 /// A JSON object the gateway parsed (`parsed`) from `raw`: kept as sent when nothing in it
 /// could be a credential, else masked and serialised; capped either way.
 pub fn object_payload(raw: &[u8], parsed: &Map<String, Value>, cap: usize) -> String {
-    match std::str::from_utf8(raw) {
+    match utf8(raw) {
         Ok(text) if !may_hold_secrets(text) => cap_str(text, cap),
         _ => json_payload(Value::Object(parsed.clone()), cap),
     }
@@ -122,7 +122,7 @@ pub fn json_payload(mut v: Value, cap: usize) -> String {
 /// Bytes of a body for the record: JSON is masked; other text is kept as is (capped); binary is
 /// described, not kept.
 pub fn bytes_payload(b: &[u8], cap: usize) -> String {
-    if let Ok(text) = std::str::from_utf8(b)
+    if let Ok(text) = utf8(b)
         && !may_hold_secrets(text)
     {
         return cap_str(text, cap);
@@ -144,6 +144,12 @@ pub fn owned_payload(b: Vec<u8>, cap: usize) -> String {
         Ok(text) => bytes_payload(text.as_bytes(), cap),
         Err(e) => bytes_payload(e.as_bytes(), cap),
     }
+}
+
+/// `b` as text, if it is UTF-8. Every logged request and response is checked: `std`'s check
+/// took ~2.5 instructions a byte on a chat completion (callgrind), the vectorised one a fraction.
+fn utf8(b: &[u8]) -> Result<&str, simdutf8::basic::Utf8Error> {
+    simdutf8::basic::from_utf8(b)
 }
 
 /// Masks key-shaped words in free text (SSE transcripts, form bodies).
