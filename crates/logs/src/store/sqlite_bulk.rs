@@ -10,9 +10,9 @@
 //! record inserted one by one. The statement is `INSERT OR IGNORE`, which, unlike an upsert's
 //! `ON CONFLICT DO NOTHING`, keeps SQLite from opening a statement journal for it (a multi-row
 //! statement that may abort half done must be able to undo its first rows): with one, the
-//! journal's copies took back most of the gain. When such a statement stores fewer rows than it
-//! has, [`stored_of`] works out which (see there). The few records past the last full statement
-//! go one by one.
+//! journal's copies took back most of the gain. The few records past the last full statement
+//! go one by one. When a statement stores fewer rows than it has, [`stored_of`] works out which
+//! (see there).
 //!
 //! Reads, retention and feedback stay on the sqlx pool: both connections share the file under
 //! SQLite's locking (WAL readers never block this writer; other writers wait on the busy
@@ -26,7 +26,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use super::payloads::{self, Loc, Segments};
-use super::sqlite_insert::{Insert, Row};
+use super::sqlite_insert::{Batch, Insert, Row};
 use super::write::{RAW_COLUMN_COUNT, RAW_COLUMNS, RowParts, Sign, by_bucket, deltas, merge};
 use crate::derive::clamp_u64;
 use crate::dims::{Dims, DimsCache};
@@ -246,52 +246,73 @@ fn insert_rows(
     records: &[LogRecord],
     locs: &[Option<Loc>],
 ) -> rusqlite::Result<(Vec<Dims>, Vec<AggInput>)> {
-    let mut dims: Vec<Dims> = Vec::new();
-    let mut new = Vec::with_capacity(records.len());
-    let mut parts = Vec::with_capacity(ROWS_PER_INSERT);
+    let mut out = Inserted {
+        dims: Vec::new(),
+        new: Vec::with_capacity(records.len()),
+        parts: Vec::with_capacity(ROWS_PER_INSERT),
+    };
     let full = records.len() - records.len() % ROWS_PER_INSERT;
+    let (records, rest) = records.split_at(full);
+    let (locs, rest_locs) = locs.split_at(full);
     let mut many = inserts.many.batch();
-    for (chunk, locs) in records[..full]
+    for (chunk, locs) in records
         .chunks_exact(ROWS_PER_INSERT)
         .zip(locs.chunks_exact(ROWS_PER_INSERT))
     {
-        parts.clear();
+        out.insert(tx, &mut many, chunk, locs)?;
+    }
+    drop(many);
+    let mut one = inserts.one.batch();
+    for (chunk, locs) in rest.chunks(1).zip(rest_locs.chunks(1)) {
+        out.insert(tx, &mut one, chunk, locs)?;
+    }
+    Ok((out.dims, out.new))
+}
+
+/// What the inserts of a batch gathered so far, and room for one statement's derived parts.
+struct Inserted {
+    dims: Vec<Dims>,
+    new: Vec<AggInput>,
+    parts: Vec<RowParts>,
+}
+
+impl Inserted {
+    /// Inserts `chunk` through one execution of `batch`'s statement (a row per record).
+    fn insert<'a>(
+        &mut self,
+        tx: &rusqlite::Transaction<'_>,
+        batch: &mut Batch<'_, 'a>,
+        chunk: &'a [LogRecord],
+        locs: &[Option<Loc>],
+    ) -> rusqlite::Result<()> {
+        self.parts.clear();
         for r in chunk {
-            let dim_id = Dims::id_in(&mut dims, r);
-            parts.push(RowParts::of(r, dim_id));
+            let dim_id = Dims::id_in(&mut self.dims, r);
+            self.parts.push(RowParts::of(r, dim_id));
         }
-        let mut row = many.row();
-        for ((r, p), loc) in chunk.iter().zip(&parts).zip(locs) {
+        let mut row = batch.row();
+        for ((r, p), loc) in chunk.iter().zip(&self.parts).zip(locs) {
             row = bind_row(row, r, p, loc.as_ref());
         }
         let stored = row.execute()?;
-        let pairs = chunk.iter().zip(&parts);
+        let pairs = chunk.iter().zip(&self.parts);
         if stored == chunk.len() {
-            new.extend(pairs.map(|(r, p)| p.d.input(r)));
+            self.new.extend(pairs.map(|(r, p)| p.d.input(r)));
         } else {
             let fresh = stored_of(tx, chunk, stored)?;
-            new.extend(
+            self.new.extend(
                 pairs
                     .zip(fresh)
                     .filter(|(_, f)| *f)
                     .map(|((r, p), _)| p.d.input(r)),
             );
         }
+        Ok(())
     }
-    drop(many);
-    let mut one = inserts.one.batch();
-    for (r, loc) in records[full..].iter().zip(&locs[full..]) {
-        let dim_id = Dims::id_in(&mut dims, r);
-        let p = RowParts::of(r, dim_id);
-        if bind_row(one.row(), r, &p, loc.as_ref()).execute()? == 1 {
-            new.push(p.d.input(r));
-        }
-    }
-    Ok((dims, new))
 }
 
-/// Which records of a multi-row insert that stored only `stored` of them it stored: the rest
-/// were stored before (by a retried batch, or earlier in the same chunk).
+/// Which records of an insert that stored only `stored` of them it stored: the rest were stored
+/// before (by a retried batch, or earlier in the same chunk).
 ///
 /// A new row's rowid is one more than the largest in the table, and this connection holds the
 /// write lock, so the statement's rows are the `stored` largest rowids. Every record left out
