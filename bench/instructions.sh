@@ -15,9 +15,9 @@
 #
 # `--cache-sim` also simulates the caches (slower still): a 1 MiB last level, this machine's L2
 # per core, so its misses per request stand for the lines each request brings in from further
-# out. Deterministic like the instruction count, it judges changes meant to touch less memory
-# (bytes cooling in a queue, copies), which instruction counts do not see and CPU time here
-# cannot resolve.
+# out. Nearly as steady as the instruction count (runs of one binary differed by ~6%, as log
+# batches end at other requests), it judges changes meant to touch less memory (bytes cooling
+# in a queue, copies), which instruction counts do not see and CPU time here cannot resolve.
 #
 # Usage: bench/instructions.sh [--requests N] [--warm N] [--cache-sim] LABEL=BINARY[:CONFIG] ...
 #   e.g. bench/instructions.sh off=target/release/portcullis:logs-off.yaml on=target/release/portcullis
