@@ -270,11 +270,9 @@ impl<'a> Dec<'a> {
         Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
     }
 
-    /// The next string, checked as UTF-8 with `simdutf8` (callgrind: ~0.3k instructions per
-    /// record fewer than `std`'s check, whose ~1.3k were mostly per-string overhead).
     fn str(&mut self) -> Option<&'a str> {
         let n = usize::try_from(self.u64()?).ok()?;
-        simdutf8::basic::from_utf8(self.take(n)?).ok()
+        std::str::from_utf8(self.take(n)?).ok()
     }
 
     fn opt(&mut self) -> Option<Option<&'a str>> {
