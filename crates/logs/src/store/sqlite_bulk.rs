@@ -187,8 +187,8 @@ fn row_marks() -> String {
     format!("({}, ?, ?, ?, ?)", vec!["?"; RAW_COLUMN_COUNT].join(","))
 }
 
-// Neither statement names a conflict target: the record id is unique under `(created_at, id)`
-// in files created since schema 3 and under `id` alone in older ones.
+// Neither statement names a conflict target: the one unique key is `(created_at, id)` (files
+// from before schema 3 kept `id` unique alone until schema 7 copied their table).
 
 fn insert_many_sql(rows: usize) -> String {
     let values = vec![row_marks(); rows].join(", ");

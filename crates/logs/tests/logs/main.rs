@@ -68,6 +68,12 @@ async fn sqlite_trace_index_migration_keeps_traces_found() {
     harness::sqlite(schema::sqlite_trace_index_migration_keeps_traces_found).await;
 }
 
+/// SQLite only: the table without declared types of schema 7.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_untyped_table_migration_keeps_rows() {
+    harness::sqlite(schema::sqlite_untyped_table_migration_keeps_rows).await;
+}
+
 /// PostgreSQL only: the log tables live beside the catalog's `sqlx` migrations.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_coexists_with_catalog_migrations() {
