@@ -292,7 +292,7 @@ impl Inserted {
         }
         let mut row = batch.row();
         for ((r, p), loc) in chunk.iter().zip(&self.parts).zip(locs) {
-            row = bind_row(row, r, p, loc.as_ref());
+            bind_row(&mut row, r, p, loc.as_ref());
         }
         let stored = row.execute()?;
         let pairs = chunk.iter().zip(&self.parts);
@@ -362,12 +362,12 @@ fn unstored(id: &str) -> rusqlite::Error {
 
 /// Binds one record's columns, in [`RAW_COLUMNS`] then [`LOC_COLUMNS`] order, each where it is
 /// (payloads only when they are not in a segment), after those bound on `row` already.
-fn bind_row<'b, 'a, 'r>(
-    row: Row<'b, 'a, 'r>,
+fn bind_row<'a, 'r>(
+    row: &mut Row<'_, 'a, 'r>,
     r: &'a LogRecord,
     p: &'r RowParts,
     loc: Option<&Loc>,
-) -> Row<'b, 'a, 'r> {
+) {
     let d = &p.d;
     let t = &r.timings;
     let k = &r.tokens;
@@ -427,7 +427,7 @@ fn bind_row<'b, 'a, 'r>(
         .opt_int(loc.map(|l| l.seg))
         .opt_int(loc.map(|l| l.off))
         .opt_int(loc.and_then(|l| l.request_len))
-        .opt_int(loc.and_then(|l| l.response_len))
+        .opt_int(loc.and_then(|l| l.response_len));
 }
 
 fn insert_dims(tx: &rusqlite::Transaction<'_>, dims: &[&Dims]) -> rusqlite::Result<()> {

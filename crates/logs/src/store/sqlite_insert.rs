@@ -134,7 +134,7 @@ pub(crate) struct Row<'b, 'a, 'r> {
 impl<'a, 'r> Row<'_, 'a, 'r> {
     /// Binds the next parameter to `v` unless it already holds it; `keep` is `v` again when it
     /// lives as long as the batch (and so may stay bound for the next row).
-    fn set(mut self, v: Kept<'_>, keep: Option<Kept<'a>>) -> Self {
+    fn set(&mut self, v: Kept<'_>, keep: Option<Kept<'a>>) -> &mut Self {
         let at = self.next;
         self.next += 1;
         let st = self.insert.stmt.as_ptr();
@@ -176,11 +176,11 @@ impl<'a, 'r> Row<'_, 'a, 'r> {
     }
 
     /// A text of the batch's.
-    pub fn text(self, s: &'a str) -> Self {
+    pub fn text(&mut self, s: &'a str) -> &mut Self {
         self.set(Kept::Text(s), Some(Kept::Text(s)))
     }
 
-    pub fn opt_text(self, s: Option<&'a str>) -> Self {
+    pub fn opt_text(&mut self, s: Option<&'a str>) -> &mut Self {
         match s {
             Some(s) => self.text(s),
             None => self.null(),
@@ -188,11 +188,11 @@ impl<'a, 'r> Row<'_, 'a, 'r> {
     }
 
     /// A text of this row's alone.
-    pub fn own_text(self, s: &'r str) -> Self {
+    pub fn own_text(&mut self, s: &'r str) -> &mut Self {
         self.set(Kept::Text(s), None)
     }
 
-    pub fn opt_own_text(self, s: Option<&'r str>) -> Self {
+    pub fn opt_own_text(&mut self, s: Option<&'r str>) -> &mut Self {
         match s {
             Some(s) => self.own_text(s),
             None => self.null(),
@@ -201,37 +201,39 @@ impl<'a, 'r> Row<'_, 'a, 'r> {
 
     /// A text of this row's, or of the program's (kept then).
     #[allow(clippy::ptr_arg)] // Which of the two it is decides whether it may be kept.
-    pub fn cow_text(self, s: &'r Cow<'static, str>) -> Self {
+    pub fn cow_text(&mut self, s: &'r Cow<'static, str>) -> &mut Self {
         match s {
             Cow::Borrowed(s) => self.text(s),
             Cow::Owned(s) => self.own_text(s),
         }
     }
 
-    pub fn int(self, v: i64) -> Self {
+    pub fn int(&mut self, v: i64) -> &mut Self {
         self.set(Kept::Int(v), Some(Kept::Int(v)))
     }
 
-    pub fn opt_int(self, v: Option<i64>) -> Self {
+    pub fn opt_int(&mut self, v: Option<i64>) -> &mut Self {
         match v {
             Some(v) => self.int(v),
             None => self.null(),
         }
     }
 
-    pub fn null(self) -> Self {
+    pub fn null(&mut self) -> &mut Self {
         self.set(Kept::Null, Some(Kept::Null))
     }
 
-    /// Runs the statement with every parameter set; returns the rows it changed.
-    pub fn execute(self) -> rusqlite::Result<usize> {
+    /// Runs the statement with every parameter set; returns the rows it changed. A row runs
+    /// once: its parameters count as unset afterwards.
+    pub fn execute(&mut self) -> rusqlite::Result<usize> {
         let insert = self.insert;
-        if let Some(rc) = self.failed {
+        let bound = std::mem::take(&mut self.next);
+        if let Some(rc) = self.failed.take() {
             return Err(error(insert.db, rc));
         }
-        if self.next != self.kept.len() {
+        if bound != self.kept.len() {
             return Err(rusqlite::Error::InvalidParameterCount(
-                self.next,
+                bound,
                 self.kept.len(),
             ));
         }
@@ -380,8 +382,15 @@ mod tests {
         };
         assert_eq!(e.extended_code, ffi::SQLITE_RANGE);
         // A row dropped unexecuted stores nothing; what it bound is still set right after.
-        drop(batch.row().text("dropped").int(7));
-        assert_eq!(batch.row().text("d").null().null().execute().unwrap(), 1);
+        batch.row().text("dropped").int(7);
+        let mut row = batch.row();
+        assert_eq!(row.text("d").null().null().execute().unwrap(), 1);
+        // A row runs once: run again without binding anew, it is refused and stores nothing.
+        assert!(matches!(
+            row.execute(),
+            Err(rusqlite::Error::InvalidParameterCount(0, 3))
+        ));
+        drop(row);
         drop(batch);
         assert_eq!(rows(&c), vec![("d".into(), None, None)]);
     }
