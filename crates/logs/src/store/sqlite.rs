@@ -321,6 +321,10 @@ async fn migrate(pool: &sqlx::SqlitePool) -> Result<(), sqlx::Error> {
         if version <= current {
             continue;
         }
+        if current > 0 {
+            // Some steps copy the request table: on a large file, a slow start.
+            tracing::info!(schema = version, "upgrading the log database");
+        }
         sqlx::raw_sql(ddl).execute(&mut *tx).await?;
         sqlx::query(
             "INSERT INTO portcullis_logs_schema (version, applied_at) VALUES ($1, $2) \
