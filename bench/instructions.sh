@@ -19,19 +19,24 @@
 # batches end at other requests), it judges changes meant to touch less memory (bytes cooling
 # in a queue, copies), which instruction counts do not see and CPU time here cannot resolve.
 #
-# Usage: bench/instructions.sh [--requests N] [--warm N] [--cache-sim] LABEL=BINARY[:CONFIG] ...
+# `--keep DIR` keeps each variant's profile as DIR/LABEL.cg, for `callgrind_annotate` (which
+# function the instructions went to; two profiles side by side show what a change moved).
+#
+# Usage: bench/instructions.sh [--requests N] [--warm N] [--cache-sim] [--keep DIR] LABEL=BINARY[:CONFIG] ...
 #   e.g. bench/instructions.sh off=target/release/portcullis:logs-off.yaml on=target/release/portcullis
 set -euo pipefail
 
 requests=2000
 warm=200
 cache=()
+keep=
 variants=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --requests) requests=$2; shift ;;
     --warm) warm=$2; shift ;;
     --cache-sim) cache=(--cache-sim=yes --LL=1048576,16,64) ;;
+    --keep) keep=$2; shift ;;
     -*) echo "unknown option: $1" >&2; exit 2 ;;
     *=*) variants+=("$1") ;;
     *) echo "not LABEL=BINARY[:CONFIG]: $1" >&2; exit 2 ;;
@@ -68,6 +73,9 @@ for v in "${variants[@]}"; do
   sleep 3
   callgrind_control -i off "$gw" >/dev/null 2>&1
   kill -INT "$gw"; wait "$gw" 2>/dev/null || true
+  if [ -n "$keep" ]; then
+    mkdir -p "$keep" && cp "$work/$label.cg" "$keep/$label.cg"
+  fi
   callgrind_annotate "$work/$label.cg" 2>/dev/null | python3 -c '
 import re, sys
 label, n = sys.argv[1], int(sys.argv[2])
