@@ -20,10 +20,10 @@ step() { # layout rows: instructions in sqlite3_step, inclusive
   callgrind_annotate --inclusive=yes "$work/$1.$2.cg" 2>/dev/null |
     awk '!found && /sqlite3.c:sqlite3_step / { gsub(",", "", $1); print $1; found = 1 }'
 }
-for layout in "${@:-table typed narrow chunk}"; do
-  for l in $layout; do
-    small=$(step "$l" 16384)
-    large=$(step "$l" 32768)
-    printf '%-8s %6d instructions per row in sqlite3_step\n' "$l" $(((large - small) / 16384))
-  done
+layouts=("$@")
+[ ${#layouts[@]} -gt 0 ] || layouts=(table typed narrow chunk)
+for l in "${layouts[@]}"; do
+  small=$(step "$l" 16384)
+  large=$(step "$l" 32768)
+  printf '%-8s %6d instructions per row in sqlite3_step\n' "$l" $(((large - small) / 16384))
 done

@@ -189,8 +189,8 @@ ALTER TABLE request_log_feedback ADD COLUMN trace_at INTEGER;
 "#,
     ),
     // The table again without declared types or `NOT NULL`: each typed column cost an affinity
-    // step and each `NOT NULL` one a check in every insert, ~1.5k of the ~9.7k instructions
-    // SQLite spent per row (callgrind, 16-row inserts of this table's rows). The writer binds
+    // step and each `NOT NULL` one a check in every insert, ~1.5k of the ~9.6k instructions
+    // SQLite spent per row (`bench/sqlite-rows.sh`: 16-row inserts of this table's rows). The writer binds
     // every value in its stored type and never a NULL where a record has a value, so neither
     // changed what is stored. A table's columns can only be redefined by copying it: rows keep
     // their rowids, and the indexes are made again as they were.

@@ -223,17 +223,16 @@ impl<'a, 'r> Row<'_, 'a, 'r> {
         self.set(Kept::Null, Some(Kept::Null))
     }
 
-    /// Runs the statement with every parameter set; returns the rows it changed. A row runs
-    /// once: its parameters count as unset afterwards.
-    pub fn execute(&mut self) -> rusqlite::Result<usize> {
+    /// Runs the statement with every parameter set; returns the rows it changed. Running
+    /// consumes the row: it steps once.
+    pub fn execute(self) -> rusqlite::Result<usize> {
         let insert = self.insert;
-        let bound = std::mem::take(&mut self.next);
-        if let Some(rc) = self.failed.take() {
+        if let Some(rc) = self.failed {
             return Err(error(insert.db, rc));
         }
-        if bound != self.kept.len() {
+        if self.next != self.kept.len() {
             return Err(rusqlite::Error::InvalidParameterCount(
-                bound,
+                self.next,
                 self.kept.len(),
             ));
         }
@@ -309,16 +308,14 @@ mod tests {
         {
             let mut batch = ins.batch();
             for (id, n, s) in &rows_in {
-                let changed = batch
-                    .row()
-                    .text(id)
-                    .opt_int(*n)
-                    .opt_text(s.as_deref())
-                    .execute()
-                    .unwrap();
+                let mut row = batch.row();
+                row.text(id).opt_int(*n).opt_text(s.as_deref());
+                let changed = row.execute().unwrap();
                 assert_eq!(changed, 1);
             }
-            let conflict = batch.row().text("a").null().null().execute().unwrap();
+            let mut row = batch.row();
+            row.text("a").null().null();
+            let conflict = row.execute().unwrap();
             assert_eq!(conflict, 0, "a conflicting row is skipped");
         }
         let mut expected = rows_in.clone();
@@ -329,31 +326,19 @@ mod tests {
         let mut own = String::from("own");
         {
             let mut batch = ins.batch();
-            batch
-                .row()
-                .text("g")
-                .int(1)
-                .own_text(&own)
-                .execute()
-                .unwrap();
+            let mut row = batch.row();
+            row.text("g").int(1).own_text(&own);
+            row.execute().unwrap();
         }
         own.replace_range(.., "two");
         {
             let mut batch = ins.batch();
-            batch
-                .row()
-                .text("h")
-                .int(1)
-                .own_text(&own)
-                .execute()
-                .unwrap();
-            batch
-                .row()
-                .text("i")
-                .int(1)
-                .opt_own_text(None)
-                .execute()
-                .unwrap();
+            let mut row = batch.row();
+            row.text("h").int(1).own_text(&own);
+            row.execute().unwrap();
+            let mut row = batch.row();
+            row.text("i").int(1).opt_own_text(None);
+            row.execute().unwrap();
         }
         let last: Vec<_> = rows(&c).into_iter().skip(6).collect();
         assert_eq!(
@@ -371,26 +356,23 @@ mod tests {
         let c = db();
         let mut ins = Insert::prepare(&c, "INSERT INTO t (id, n, s) VALUES (?, ?, ?)").unwrap();
         let mut batch = ins.batch();
+        let mut row = batch.row();
+        row.text("a").int(1);
         assert!(matches!(
-            batch.row().text("a").int(1).execute(),
+            row.execute(),
             Err(rusqlite::Error::InvalidParameterCount(2, 3))
         ));
-        let Err(rusqlite::Error::SqliteFailure(e, _)) =
-            batch.row().text("a").int(1).null().null().execute()
-        else {
+        let mut row = batch.row();
+        row.text("a").int(1).null().null();
+        let Err(rusqlite::Error::SqliteFailure(e, _)) = row.execute() else {
             panic!("a fourth parameter must be refused");
         };
         assert_eq!(e.extended_code, ffi::SQLITE_RANGE);
         // A row dropped unexecuted stores nothing; what it bound is still set right after.
         batch.row().text("dropped").int(7);
         let mut row = batch.row();
-        assert_eq!(row.text("d").null().null().execute().unwrap(), 1);
-        // A row runs once: run again without binding anew, it is refused and stores nothing.
-        assert!(matches!(
-            row.execute(),
-            Err(rusqlite::Error::InvalidParameterCount(0, 3))
-        ));
-        drop(row);
+        row.text("d").null().null();
+        assert_eq!(row.execute().unwrap(), 1);
         drop(batch);
         assert_eq!(rows(&c), vec![("d".into(), None, None)]);
     }
@@ -401,15 +383,19 @@ mod tests {
         assert!(Insert::prepare(&c, "INSERT INTO nowhere VALUES (?)").is_err());
         let mut ins = Insert::prepare(&c, "INSERT INTO t (id, n, s) VALUES (?, ?, ?)").unwrap();
         let mut batch = ins.batch();
-        batch.row().text("a").int(1).null().execute().unwrap();
-        let Err(rusqlite::Error::SqliteFailure(e, Some(msg))) =
-            batch.row().text("a").int(1).null().execute()
-        else {
+        let mut row = batch.row();
+        row.text("a").int(1).null();
+        row.execute().unwrap();
+        let mut row = batch.row();
+        row.text("a").int(1).null();
+        let Err(rusqlite::Error::SqliteFailure(e, Some(msg))) = row.execute() else {
             panic!("a duplicate key must fail");
         };
         assert_eq!(e.code, rusqlite::ErrorCode::ConstraintViolation);
         assert!(msg.contains("UNIQUE"), "{msg}");
         // The statement is usable again after the failure.
-        assert_eq!(batch.row().text("b").int(2).null().execute().unwrap(), 1);
+        let mut row = batch.row();
+        row.text("b").int(2).null();
+        assert_eq!(row.execute().unwrap(), 1);
     }
 }

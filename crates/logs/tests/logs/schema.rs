@@ -182,9 +182,7 @@ pub async fn sqlite_untyped_table_migration_keeps_rows(ctx: Ctx) {
     .execute(&mut c)
     .await
     .unwrap();
-    let rowids =
-        sqlx::query_as::<_, (i64, String)>("SELECT rowid, id FROM request_logs ORDER BY rowid");
-    let rows_before = rowids.fetch_all(&mut c).await.unwrap();
+    let rows_before = rowids(&mut c).await;
     assert_eq!(rows_before.len(), before.len());
     store.close().await;
     let store = ctx.open_again().await;
@@ -205,9 +203,7 @@ pub async fn sqlite_untyped_table_migration_keeps_rows(ctx: Ctx) {
     .await
     .unwrap();
     assert_eq!(indexes, 4);
-    let rowids =
-        sqlx::query_as::<_, (i64, String)>("SELECT rowid, id FROM request_logs ORDER BY rowid");
-    assert_eq!(rowids.fetch_all(&mut c).await.unwrap(), rows_before);
+    assert_eq!(rowids(&mut c).await, rows_before);
     for r in &before {
         let got = store.get(&r.id).await.unwrap().expect("a migrated record");
         assert_eq!(got.id, r.id);
@@ -237,6 +233,14 @@ pub async fn sqlite_untyped_table_migration_keeps_rows(ctx: Ctx) {
         .unwrap();
     assert_eq!(n, 50);
     store.close().await;
+}
+
+/// Every row's rowid and record id, in rowid order.
+async fn rowids(c: &mut sqlx::SqliteConnection) -> Vec<(i64, String)> {
+    sqlx::query_as("SELECT rowid, id FROM request_logs ORDER BY rowid")
+        .fetch_all(c)
+        .await
+        .unwrap()
 }
 
 /// The request log table's columns as schemas 1–6 declared them.
